@@ -1,0 +1,1 @@
+"""The central federated-lookup gateway: identity, validation, policy, fan-out, release."""
