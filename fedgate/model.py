@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 __all__ = [
     "AGENCIES",
+    "NZBN",
     "AgencyStatus",
     "CallSign",
     "ConsignmentId",
@@ -19,7 +20,6 @@ __all__ = [
     "Identifier",
     "ImoNumber",
     "MatchMethod",
-    "NZBN",
     "NameAndBirthDate",
     "OrganisationName",
     "PassportNumber",

@@ -1,0 +1,158 @@
+"""Shared fixtures: a real PKI, real synthetic data, and a real deployment on loopback.
+
+The deployment is the production code path (``fedgate.runtime``-style
+assembly): six adapter gRPC servers over SQLite, the gateway over mTLS on port
+0, the interim allow-list policy and a durable journal. Fakes replace a part
+only where a test needs that part to misbehave.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agency_adapters.mapping import default_mapping_path, load_mapping
+from agency_adapters.server import AdapterServer, build_adapter_server
+from agency_adapters.source import SQLRecordSource
+from agency_adapters.synthetic import generate
+from fedgate.client import LookupClient
+from fedgate.model import AGENCIES
+from fedgate.pki import PKILayout, init_pki
+from fedgate.tls import channel_credentials, server_credentials
+from gateway.fanout import AdapterPool
+from gateway.journal import AuditJournal, SQLiteAuditJournal
+from gateway.policy import AllowListPolicyEngine, FailClosedPolicy, PolicyEngine
+from gateway.server import GatewayServer, build_gateway_server
+from gateway.validation import PurposeRegister
+
+ROOT = Path(__file__).resolve().parent.parent
+TRUST_DOMAIN = "fedgate.border.nz"
+DEMO_PEOPLE = 400
+DEMO_SEED = 7
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> PKILayout:
+    return init_pki(tmp_path_factory.mktemp("pki") / "pki")
+
+
+@pytest.fixture(scope="session")
+def other_pki(tmp_path_factory: pytest.TempPathFactory) -> PKILayout:
+    """A second, unrelated CA with the same names: its certificates must never be trusted."""
+    return init_pki(tmp_path_factory.mktemp("other-pki") / "pki")
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("data")
+    generate(directory, people=DEMO_PEOPLE, seed=DEMO_SEED)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def soi(data_dir: Path) -> list[dict[str, Any]]:
+    """The generator's subjects of interest: ground truth for integration tests."""
+    document = json.loads((data_dir / "subjects_of_interest.json").read_text())
+    subjects: list[dict[str, Any]] = document["subjects"]
+    return subjects
+
+
+def postgres_url() -> str:
+    return os.environ.get("FEDGATE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def skip_or_fail_without_postgres(reason: str) -> None:
+    """Skip where no PostgreSQL runs; in CI (FEDGATE_REQUIRE_POSTGRES=1) fail instead."""
+    if os.environ.get("FEDGATE_REQUIRE_POSTGRES") == "1":
+        pytest.fail(f"PostgreSQL required in CI but unavailable: {reason}")
+    pytest.skip(f"PostgreSQL not reachable: {reason}")
+
+
+@dataclass
+class Deployment:
+    pki: PKILayout
+    gateway: GatewayServer
+    adapters: dict[str, AdapterServer]
+    journal: AuditJournal
+    extra: list[Any] = field(default_factory=list)
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.gateway.port}"
+
+    def client(self, agency: str, *, pki: PKILayout | None = None) -> LookupClient:
+        layout = pki or self.pki
+        paths = layout.agency_client(agency)
+        return LookupClient(self.address, ca=self.pki.ca_cert, cert=paths.cert, key=paths.key)
+
+
+async def start_adapter(
+    pki: PKILayout, data_dir: Path, agency: str, *, cert_agency: str | None = None
+) -> AdapterServer:
+    mapping = load_mapping(default_mapping_path(agency), data_dir=data_dir)
+    paths = pki.adapter_server(cert_agency or agency)
+    server = build_adapter_server(
+        SQLRecordSource(mapping),
+        listen="127.0.0.1:0",
+        credentials=server_credentials(paths.cert, paths.key, pki.ca_cert),
+        trust_domain=TRUST_DOMAIN,
+    )
+    await server.start()
+    return server
+
+
+async def start_deployment(
+    pki: PKILayout,
+    data_dir: Path,
+    journal_path: Path,
+    *,
+    addresses: Mapping[str, str] | None = None,
+    policy: PolicyEngine | None = None,
+    journal: AuditJournal | None = None,
+    adapter_timeout_s: float = 2.0,
+) -> Deployment:
+    """Start the six real adapters (unless ``addresses`` overrides some) and the gateway."""
+    adapters: dict[str, AdapterServer] = {}
+    resolved: dict[str, str] = dict(addresses or {})
+    for agency in AGENCIES:
+        if agency not in resolved:
+            adapters[agency] = await start_adapter(pki, data_dir, agency)
+            resolved[agency] = f"127.0.0.1:{adapters[agency].port}"
+    gw = pki.gateway
+    journal = journal or SQLiteAuditJournal(journal_path)
+    gateway = build_gateway_server(
+        listen="127.0.0.1:0",
+        credentials=server_credentials(gw.cert, gw.key, pki.ca_cert),
+        policy=policy
+        or FailClosedPolicy(AllowListPolicyEngine.load(ROOT / "policies" / "interim_allowlist.yaml")),
+        adapters=AdapterPool(
+            resolved, channel_credentials(pki.ca_cert, gw.cert, gw.key), trust_domain=TRUST_DOMAIN
+        ),
+        journal=journal,
+        purposes=PurposeRegister.load(ROOT / "policies" / "purposes.yaml"),
+        trust_domain=TRUST_DOMAIN,
+        adapter_timeout_s=adapter_timeout_s,
+    )
+    await gateway.start()
+    return Deployment(pki=pki, gateway=gateway, adapters=adapters, journal=journal)
+
+
+async def stop_deployment(dep: Deployment) -> None:
+    await dep.gateway.stop(0.5)
+    for server in dep.adapters.values():
+        await server.stop(0.5)
+
+
+@pytest.fixture
+async def deployment(pki: PKILayout, data_dir: Path, tmp_path: Path) -> AsyncIterator[Deployment]:
+    dep = await start_deployment(pki, data_dir, tmp_path / "audit.sqlite")
+    try:
+        yield dep
+    finally:
+        await stop_deployment(dep)
