@@ -1,0 +1,199 @@
+"""One TOML file describes a deployment: the gateway and every adapter.
+
+Validated at load, with errors naming the file and the key: unknown keys (a
+typo must not silently fall back to a default), missing files, bad
+addresses. Relative paths are resolved against the file's directory. A
+documented example is ``docs/fedgate.example.toml``.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fedgate.model import AGENCIES
+
+__all__ = [
+    "AdapterConfig",
+    "ConfigError",
+    "DeploymentConfig",
+    "GatewayConfig",
+    "load_config",
+    "render_config",
+]
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_TRUST_DOMAIN = "fedgate.border.nz"
+_ADDRESS = re.compile(r"^(?:\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$")
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; the message names the file and the key."""
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayConfig:
+    listen: str
+    cert: Path
+    key: Path
+    policy_engine: str
+    allowlist: Path
+    purposes: Path
+    audit_journal: Path
+    adapter_timeout_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class AdapterConfig:
+    agency: str
+    address: str
+    listen: str
+    cert: Path
+    key: Path
+    mapping: Path
+    database_url: str | None
+    data_dir: Path | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentConfig:
+    source: Path
+    trust_domain: str
+    ca: Path
+    gateway: GatewayConfig
+    adapters: dict[str, AdapterConfig]
+
+
+class _Section:
+    def __init__(self, path: Path, name: str, raw: object) -> None:
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path}: [{name}]: must be a table")
+        self.path, self.name, self.raw = path, name, raw
+        self.used: set[str] = set()
+
+    def _where(self, key: str) -> str:
+        return f"{self.path}: {self.name}.{key}" if self.name else f"{self.path}: {key}"
+
+    def get(self, key: str, kind: type, default: Any = ...) -> Any:
+        self.used.add(key)
+        if key not in self.raw:
+            if default is ...:
+                raise ConfigError(f"{self._where(key)}: required")
+            return default
+        value = self.raw[key]
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise ConfigError(f"{self._where(key)}: must be a {kind.__name__}")
+        return value
+
+    def address(self, key: str, default: Any = ...) -> str:
+        value: str = self.get(key, str, default)
+        if not _ADDRESS.match(value) or not 0 <= int(value.rsplit(":", 1)[1]) <= 65535:
+            raise ConfigError(f"{self._where(key)}: must be host:port")
+        return value
+
+    def file(self, key: str, default: Any = ..., *, must_exist: bool = True) -> Path:
+        value = self.get(key, str, default)
+        path = Path(value)
+        if not path.is_absolute():
+            path = (self.path.parent / path).resolve()
+        if must_exist and not path.is_file():
+            raise ConfigError(f"{self._where(key)}: file not found: {path}")
+        return path
+
+    def done(self) -> None:
+        unknown = sorted(set(self.raw) - self.used)
+        if unknown:
+            raise ConfigError(f"{self._where(unknown[0])}: unknown key")
+
+
+def load_config(path: Path) -> DeploymentConfig:
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    top = _Section(path, "", raw)
+    trust_domain = top.get("trust_domain", str, DEFAULT_TRUST_DOMAIN)
+    tls = _Section(path, "tls", top.get("tls", dict))
+    ca = tls.file("ca")
+    tls.done()
+    gw = _Section(path, "gateway", top.get("gateway", dict))
+    engine = gw.get("policy_engine", str, "allowlist")
+    if engine != "allowlist":
+        raise ConfigError(f"{path}: gateway.policy_engine: only 'allowlist' is available in this version")
+    timeout_ms = gw.get("adapter_timeout_ms", int, 2000)
+    if not 10 <= timeout_ms <= 60_000:
+        raise ConfigError(f"{path}: gateway.adapter_timeout_ms: must be 10..60000")
+    gateway = GatewayConfig(
+        listen=gw.address("listen"),
+        cert=gw.file("cert"),
+        key=gw.file("key"),
+        policy_engine=engine,
+        allowlist=gw.file("allowlist", str(REPO_ROOT / "policies" / "interim_allowlist.yaml")),
+        purposes=gw.file("purposes", str(REPO_ROOT / "policies" / "purposes.yaml")),
+        audit_journal=gw.file("audit_journal", must_exist=False),
+        adapter_timeout_s=timeout_ms / 1000,
+    )
+    gw.done()
+    adapters_raw = top.get("adapters", dict, {})
+    adapters: dict[str, AdapterConfig] = {}
+    for agency, section_raw in adapters_raw.items():
+        if agency not in AGENCIES:
+            raise ConfigError(f"{path}: adapters.{agency}: unknown agency (known: {', '.join(AGENCIES)})")
+        s = _Section(path, f"adapters.{agency}", section_raw)
+        address = s.address("address")
+        data_dir = s.get("data_dir", str, None)
+        adapters[agency] = AdapterConfig(
+            agency=agency,
+            address=address,
+            listen=s.address("listen", address),
+            cert=s.file("cert"),
+            key=s.file("key"),
+            mapping=s.file("mapping", str(REPO_ROOT / "agency_adapters" / "mappings" / f"{agency}.yaml")),
+            database_url=s.get("database_url", str, None),
+            data_dir=(path.parent / data_dir).resolve() if data_dir else None,
+        )
+        s.done()
+    top.done()
+    return DeploymentConfig(source=path, trust_domain=trust_domain, ca=ca, gateway=gateway, adapters=adapters)
+
+
+def render_config(
+    *,
+    pki_dir: Path,
+    data_dir: Path,
+    gateway_port: int,
+    adapter_ports: dict[str, int],
+    trust_domain: str = DEFAULT_TRUST_DOMAIN,
+) -> str:
+    """A local deployment's config (all on loopback), as TOML text."""
+    lines = [
+        "# fedgate deployment (generated). See docs/fedgate.example.toml for every key.",
+        f'trust_domain = "{trust_domain}"',
+        "",
+        "[tls]",
+        f'ca = "{pki_dir / "ca.pem"}"',
+        "",
+        "[gateway]",
+        f'listen = "127.0.0.1:{gateway_port}"',
+        f'cert = "{pki_dir / "gateway" / "cert.pem"}"',
+        f'key = "{pki_dir / "gateway" / "key.pem"}"',
+        f'audit_journal = "{data_dir / "audit.sqlite"}"',
+        "adapter_timeout_ms = 2000",
+    ]
+    for agency, port in adapter_ports.items():
+        lines += [
+            "",
+            f"[adapters.{agency}]",
+            f'address = "127.0.0.1:{port}"',
+            f'cert = "{pki_dir / "adapters" / agency / "cert.pem"}"',
+            f'key = "{pki_dir / "adapters" / agency / "key.pem"}"',
+            f'data_dir = "{data_dir}"',
+        ]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,76 @@
+"""Build running servers from a deployment config: what ``fedgate serve`` and the demo share."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+
+import structlog
+
+from agency_adapters.mapping import load_mapping
+from agency_adapters.server import AdapterServer, build_adapter_server
+from agency_adapters.source import SQLRecordSource
+from fedgate.config import DeploymentConfig
+from fedgate.tls import channel_credentials, server_credentials
+from gateway.fanout import AdapterPool
+from gateway.journal import SQLiteAuditJournal
+from gateway.policy import AllowListPolicyEngine, FailClosedPolicy
+from gateway.server import GatewayServer, build_gateway_server
+from gateway.validation import PurposeRegister
+
+__all__ = ["build_adapter", "build_gateway", "serve_until_signalled"]
+
+_log = structlog.get_logger(__name__)
+
+
+def build_gateway(config: DeploymentConfig, *, listen: str | None = None) -> GatewayServer:
+    gw = config.gateway
+    policy = FailClosedPolicy(AllowListPolicyEngine.load(gw.allowlist))
+    adapters = AdapterPool(
+        {a.agency: a.address for a in config.adapters.values()},
+        channel_credentials(config.ca, gw.cert, gw.key),
+        trust_domain=config.trust_domain,
+    )
+    return build_gateway_server(
+        listen=listen or gw.listen,
+        credentials=server_credentials(gw.cert, gw.key, config.ca),
+        policy=policy,
+        adapters=adapters,
+        journal=SQLiteAuditJournal(gw.audit_journal),
+        purposes=PurposeRegister.load(gw.purposes),
+        trust_domain=config.trust_domain,
+        adapter_timeout_s=gw.adapter_timeout_s,
+    )
+
+
+def build_adapter(config: DeploymentConfig, agency: str, *, listen: str | None = None) -> AdapterServer:
+    ac = config.adapters[agency]
+    mapping = load_mapping(ac.mapping, data_dir=ac.data_dir, database_url=ac.database_url)
+    source = SQLRecordSource(mapping)
+    return build_adapter_server(
+        source,
+        listen=listen or ac.listen,
+        credentials=server_credentials(ac.cert, ac.key, config.ca),
+        trust_domain=config.trust_domain,
+    )
+
+
+async def serve_until_signalled(
+    server: GatewayServer | AdapterServer, *, name: str, grace_s: float = 5.0
+) -> None:
+    """Start ``server``; on SIGINT/SIGTERM stop taking calls and finish in-flight ones."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await server.start()
+    _log.info("server.started", server=name, port=server.port)
+    await stop.wait()
+    _log.info("server.stopping", server=name)
+    await server.stop(grace_s)
+    _log.info("server.stopped", server=name)
+
+
+def resolve(path: str) -> Path:
+    return Path(path).expanduser().resolve()

@@ -1,0 +1,197 @@
+"""The ``fedgate`` command as a user runs it: real processes, real ports, real certificates."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fedgate.model import AGENCIES
+from fedgate.pki import PKILayout
+
+pytestmark = pytest.mark.slow
+
+FEDGATE = [sys.executable, "-m", "fedgate.cli"]
+
+
+def _run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "160", "FEDGATE_LOG_LEVEL": "WARNING"}
+    return subprocess.run(
+        [*FEDGATE, *args], capture_output=True, text=True, timeout=timeout, env=env, check=False
+    )
+
+
+def test_demo_runs_end_to_end_and_exits_zero(tmp_path: Path) -> None:
+    """`fedgate demo` makes everything, runs its lookups, prints per-agency tables and exits 0."""
+    result = _run("demo", "--people", "300", "--keep", str(tmp_path / "demo"), timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    out = result.stdout
+    for status in ("DISCLOSED", "PARTIAL", "REFUSED", "NO_MATCH"):
+        assert status in out
+    assert "INVALID_ARGUMENT: subject.identifiers[0].passport.issuing_country" in out
+    assert "audit journal: " in out
+    assert (tmp_path / "demo" / "data" / "audit.sqlite").exists()
+
+
+def test_pki_init_refuses_non_empty_directory(tmp_path: Path) -> None:
+    """`fedgate pki init` writes a PKI once and then refuses to overwrite it without --force."""
+    assert _run("pki", "init", str(tmp_path / "pki")).returncode == 0
+    again = _run("pki", "init", str(tmp_path / "pki"))
+    assert again.returncode == 2
+    assert "error:" in again.stderr
+
+
+def test_data_generate_is_deterministic(tmp_path: Path) -> None:
+    """Two runs with the same seed write the same subjects of interest and row counts."""
+    first = _run("data", "generate", str(tmp_path / "a"), "--people", "120", "--seed", "5")
+    second = _run("data", "generate", str(tmp_path / "b"), "--people", "120", "--seed", "5")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.replace(str(tmp_path / "a"), "") == second.stdout.replace(str(tmp_path / "b"), "")
+    a = json.loads((tmp_path / "a" / "subjects_of_interest.json").read_text())
+    b = json.loads((tmp_path / "b" / "subjects_of_interest.json").read_text())
+    assert a == b
+
+
+def _free_ports(n: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+@pytest.fixture
+def served(tmp_path: Path, pki: PKILayout, data_dir: Path) -> Iterator[tuple[str, Path]]:
+    """Seven `fedgate serve` processes from one config file; yields the gateway address and the PKI root."""
+    ports = _free_ports(7)
+    base = tmp_path / "deploy"
+    base.mkdir()
+    (base / "pki").symlink_to(pki.root)
+    shutil.copytree(data_dir, base / "data")
+    assert (
+        _run(
+            "config",
+            "local",
+            str(base),
+            "--gateway-port",
+            str(ports[0]),
+            "--first-adapter-port",
+            str(ports[1]),
+        ).returncode
+        == 0
+    )
+    # config local numbers adapter ports consecutively; rewrite them to the free ones found.
+    config = base / "fedgate.toml"
+    text = config.read_text()
+    for i in range(len(AGENCIES)):
+        text = text.replace(f'address = "127.0.0.1:{ports[1] + i}"', f'address = "127.0.0.1:{ports[1 + i]}"')
+    config.write_text(text)
+    env = {**os.environ, "FEDGATE_LOG_FORMAT": "json"}
+    procs = [
+        subprocess.Popen(
+            [*FEDGATE, "serve", "adapter", a, "--config", str(config)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for a in AGENCIES
+    ]
+    procs.append(
+        subprocess.Popen(
+            [*FEDGATE, "serve", "gateway", "--config", str(config)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+    )
+    address = f"127.0.0.1:{ports[0]}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            probe = _run("health", address, "--pki", str(pki.root), "--as-role", "gateway", timeout=30)
+            if probe.returncode == 0:
+                break
+            assert time.monotonic() < deadline, probe.stderr
+            assert all(p.poll() is None for p in procs), "a server process exited early"
+            time.sleep(0.5)
+        yield address, pki.root
+    finally:
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        for p in procs:
+            assert p.stderr is not None
+            p.stderr.close()
+
+
+def test_served_processes_answer_a_lookup(served: tuple[str, Path], soi: list[dict[str, Any]]) -> None:
+    """Separate gateway and adapter processes, configured by one file, answer `fedgate lookup --json`."""
+    address, pki_root = served
+    c = next(s for s in soi if s["key"] == "soi-01")["canonical"]
+    result = _run(
+        "lookup",
+        "--gateway",
+        address,
+        "--pki",
+        str(pki_root),
+        "--as",
+        "customs",
+        "--purpose",
+        "BORDER_RISK_ASSESSMENT",
+        "--case-ref",
+        "C-1",
+        "--officer",
+        "O-1",
+        "--passport",
+        f"{c['passport_number']}:{c['passport_country']}",
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["requester_agency"] == "customs"
+    statuses = {r["agency"]: r["status"] for r in answer["results"]}
+    assert statuses["police"] == "AGENCY_STATUS_DISCLOSED"
+    assert statuses["nzsis"] == "AGENCY_STATUS_REFUSED"
+
+
+def test_lookup_reports_invalid_argument_clearly(served: tuple[str, Path]) -> None:
+    """A malformed lookup from the CLI exits 1 with the status and the field, and no traceback."""
+    address, pki_root = served
+    result = _run(
+        "lookup",
+        "--gateway",
+        address,
+        "--pki",
+        str(pki_root),
+        "--as",
+        "police",
+        "--purpose",
+        "LAW_ENFORCEMENT",
+        "--case-ref",
+        "C-1",
+        "--officer",
+        "O-1",
+        "--imo",
+        "1234568",
+    )
+    assert result.returncode == 1
+    assert "INVALID_ARGUMENT" in result.stderr
+    assert "imo_number" in result.stderr
+    assert "Traceback" not in result.stderr

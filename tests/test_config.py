@@ -1,0 +1,71 @@
+"""Deployment configuration: validated at load, errors name the file and key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fedgate.config import ConfigError, load_config, render_config
+from fedgate.model import AGENCIES
+
+
+def _files(tmp_path: Path) -> Path:
+    for rel in ("ca.pem", "gateway/cert.pem", "gateway/key.pem"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("pem")
+    for agency in AGENCIES:
+        for name in ("cert.pem", "key.pem"):
+            (tmp_path / "adapters" / agency).mkdir(parents=True, exist_ok=True)
+            (tmp_path / "adapters" / agency / name).write_text("pem")
+    return tmp_path
+
+
+def _valid(tmp_path: Path) -> str:
+    return render_config(
+        pki_dir=_files(tmp_path),
+        data_dir=tmp_path / "data",
+        gateway_port=7443,
+        adapter_ports={a: 7501 + i for i, a in enumerate(AGENCIES)},
+    )
+
+
+def test_rendered_local_config_loads(tmp_path: Path) -> None:
+    """The config `fedgate config local` writes is valid and names all six adapters."""
+    path = tmp_path / "f.toml"
+    path.write_text(_valid(tmp_path))
+    cfg = load_config(path)
+    assert sorted(cfg.adapters) == sorted(AGENCIES)
+    assert cfg.adapters["police"].address == "127.0.0.1:7505"
+    assert cfg.gateway.adapter_timeout_s == 2.0
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda t: t.replace("[tls]", "[tls]\ncaa = 'typo'"), r"tls\.caa: unknown key"),
+        (
+            lambda t: t.replace('listen = "127.0.0.1:7443"', 'listen = "nowhere"'),
+            r"gateway\.listen: must be host:port",
+        ),
+        (lambda t: t.replace("[adapters.nzsis]", "[adapters.gcsb]"), r"adapters\.gcsb: unknown agency"),
+        (lambda t: t.replace("adapter_timeout_ms = 2000", "adapter_timeout_ms = 0"), r"adapter_timeout_ms"),
+        (lambda t: t.replace("adapter_timeout_ms = 2000", "adapter_timeout_ms = 'fast'"), r"must be a int"),
+        (lambda t: t + "\n[[broken", r"not valid TOML"),
+    ],
+)
+def test_invalid_config_is_rejected_naming_the_key(tmp_path: Path, edit: object, message: str) -> None:
+    """Each kind of mistake is refused with a message that names where it is."""
+    path = tmp_path / "f.toml"
+    path.write_text(edit(_valid(tmp_path)))  # type: ignore[operator]
+    with pytest.raises(ConfigError, match=message):
+        load_config(path)
+
+
+def test_missing_certificate_is_rejected(tmp_path: Path) -> None:
+    """A certificate file that does not exist is named in the error."""
+    path = tmp_path / "f.toml"
+    path.write_text(_valid(tmp_path))
+    (tmp_path / "adapters" / "mpi" / "key.pem").unlink()
+    with pytest.raises(ConfigError, match=r"adapters\.mpi\.key: file not found"):
+        load_config(path)
