@@ -1,0 +1,19 @@
+# fedgate image: gateway, adapters and tools. Multi-stage; runs as a non-root user.
+FROM python:3.11-slim AS build
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY fedgate ./fedgate
+COPY gateway ./gateway
+COPY agency_adapters ./agency_adapters
+COPY policies ./policies
+RUN pip install --no-cache-dir --prefix=/install .
+
+FROM python:3.11-slim
+RUN useradd --system --uid 10001 --home /var/lib/fedgate --create-home fedgate
+COPY --from=build /install /usr/local
+COPY policies /opt/fedgate/policies
+COPY agency_adapters/mappings /opt/fedgate/mappings
+USER fedgate
+WORKDIR /var/lib/fedgate
+ENTRYPOINT ["fedgate"]
+CMD ["--help"]
