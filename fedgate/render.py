@@ -52,9 +52,11 @@ def _summary(result: gateway_pb2.AgencyResult) -> Text:
         parts.append(f"{len(refer)} record(s) withheld: refer to {result.agency}")
     if fields:
         parts.append(f"{len(fields)} field(s) withheld")
-    bases = sorted({f"{b.mou_id} cl {b.clause}" for b in result.legal_bases})
-    if bases:
-        parts.append("basis: " + ", ".join(bases))
+    clauses: dict[str, set[str]] = {}
+    for basis in result.legal_bases:
+        clauses.setdefault(basis.mou_id, set()).add(basis.clause)
+    if clauses:
+        parts.append("basis: " + "; ".join(f"{m} cl {', '.join(sorted(c))}" for m, c in sorted(clauses.items())))
     return Text("; ".join(parts))
 
 
