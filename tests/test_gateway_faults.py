@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -210,3 +212,63 @@ async def test_policy_failure_refuses_and_is_audited(
     entries = [json.loads(e) for _, _, e in dep.journal.entries()]  # type: ignore[attr-defined]
     assert [e["kind"] for e in entries] == ["refusal"] * 5
     assert {e["refusal_code"] for e in entries} == {"FG-POLICY-ERROR"}
+
+
+class _BrokenJournal(FailingJournal):
+    async def append(self, entries: Any) -> Any:
+        raise RuntimeError("disk controller says /var/lib/secret-path is on fire")
+
+
+async def test_unexpected_error_is_internal_without_detail(
+    pki: PKILayout, data_dir: Path, tmp_path: Path, harness: _Harness
+) -> None:
+    """An unexpected exception becomes INTERNAL with a correlation id only: no internals, no disclosure."""
+    dep = await start_deployment(pki, data_dir, tmp_path / "audit.sqlite", journal=_BrokenJournal())
+    harness.deployments.append(dep)
+    async with dep.client("customs") as client:
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await client.lookup(_request())
+    assert info.value.code() == grpc.StatusCode.INTERNAL
+    details = info.value.details() or ""
+    assert "correlation id" in details
+    assert "secret-path" not in details
+    assert "RuntimeError" not in details
+
+
+async def test_adapter_database_loss_is_unhealthy_and_unavailable(
+    pki: PKILayout, data_dir: Path, tmp_path: Path, harness: _Harness
+) -> None:
+    """When an adapter's database breaks, its health turns NOT_SERVING and its agency UNAVAILABLE."""
+    import shutil
+
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    from fedgate.tls import channel_credentials, channel_options_for_adapter
+    from tests.conftest import start_adapter
+
+    private = tmp_path / "data"
+    shutil.copytree(data_dir, private)
+    police = await start_adapter(pki, private, "police")
+    dep = await start_deployment(
+        pki, data_dir, tmp_path / "audit.sqlite", addresses={"police": f"127.0.0.1:{police.port}"}
+    )
+    dep.adapters["police"] = police
+    harness.deployments.append(dep)
+    with contextlib.closing(sqlite3.connect(private / "police.sqlite")) as db:
+        db.execute("DROP TABLE nia_alerts")
+        db.execute("DROP TABLE warrants")
+        db.execute("DROP TABLE nia_persons")
+        db.commit()
+    async with dep.client("customs") as client:
+        response = await client.lookup(_request())
+    assert _statuses(response)["police"] == "UNAVAILABLE"
+    assert _statuses(response)["immigration"] == "NO_MATCH"
+    await police._refresh_health()
+    gw = pki.gateway
+    creds = channel_credentials(pki.ca_cert, gw.cert, gw.key)
+    async with grpc.aio.secure_channel(
+        f"127.0.0.1:{police.port}", creds, options=channel_options_for_adapter("police")
+    ) as channel:
+        stub: Any = health_pb2_grpc.HealthStub(channel)
+        reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=5)
+    assert reply.status == health_pb2.HealthCheckResponse.NOT_SERVING
