@@ -56,7 +56,8 @@ def _summary(result: gateway_pb2.AgencyResult) -> Text:
     for basis in result.legal_bases:
         clauses.setdefault(basis.mou_id, set()).add(basis.clause)
     if clauses:
-        parts.append("basis: " + "; ".join(f"{m} cl {', '.join(sorted(c))}" for m, c in sorted(clauses.items())))
+        cited = [f"{mou} cl {', '.join(sorted(c))}" for mou, c in sorted(clauses.items())]
+        parts.append("basis: " + "; ".join(cited))
     return Text("; ".join(parts))
 
 
