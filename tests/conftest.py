@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import AsyncIterator, Mapping
+import uuid
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from agency_adapters.mapping import default_mapping_path, load_mapping
 from agency_adapters.server import AdapterServer, build_adapter_server
@@ -74,6 +76,36 @@ def skip_or_fail_without_postgres(reason: str) -> None:
     pytest.skip(f"PostgreSQL not reachable: {reason}")
 
 
+@pytest.fixture
+def postgres_schemas() -> Iterator[dict[str, str]]:
+    """One fresh PostgreSQL schema per agency (dropped afterwards); yields agency -> SQLAlchemy URL."""
+    engine = sa.create_engine(postgres_url(), connect_args={"connect_timeout": 2})
+    where = engine.url.render_as_string(hide_password=True)
+    try:
+        with engine.connect():
+            pass
+    except sa.exc.OperationalError as exc:
+        engine.dispose()
+        skip_or_fail_without_postgres(f"{where}: {type(exc.orig).__name__}")
+    prefix = f"fg_test_{uuid.uuid4().hex[:8]}"
+    schemas = {agency: f"{prefix}_{agency}" for agency in AGENCIES}
+    with engine.begin() as conn:
+        for schema in schemas.values():
+            conn.execute(sa.schema.CreateSchema(schema))
+    try:
+        yield {
+            agency: engine.url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+                hide_password=False
+            )
+            for agency, schema in schemas.items()
+        }
+    finally:
+        with engine.begin() as conn:
+            for schema in schemas.values():
+                conn.execute(sa.schema.DropSchema(schema, cascade=True, if_exists=True))
+        engine.dispose()
+
+
 @dataclass
 class Deployment:
     pki: PKILayout
@@ -93,9 +125,14 @@ class Deployment:
 
 
 async def start_adapter(
-    pki: PKILayout, data_dir: Path, agency: str, *, cert_agency: str | None = None
+    pki: PKILayout,
+    data_dir: Path,
+    agency: str,
+    *,
+    cert_agency: str | None = None,
+    database_url: str | None = None,
 ) -> AdapterServer:
-    mapping = load_mapping(default_mapping_path(agency), data_dir=data_dir)
+    mapping = load_mapping(default_mapping_path(agency), data_dir=data_dir, database_url=database_url)
     paths = pki.adapter_server(cert_agency or agency)
     server = build_adapter_server(
         SQLRecordSource(mapping),
