@@ -11,7 +11,6 @@ is on.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -23,6 +22,7 @@ from grpc_reflection.v1alpha import reflection
 from agency_adapters.matching import DEFAULT_MIN_CONFIDENCE
 from agency_adapters.source import RecordSource, UnknownFieldError
 from fedgate import convert
+from fedgate.health import HealthWatch
 from fedgate.identity import IdentityError, identity_from_auth_context
 from fedgate.v1 import adapter_pb2, adapter_pb2_grpc
 
@@ -34,8 +34,6 @@ _log = structlog.get_logger(__name__)
 QUERY_THREADS = 8
 #: Default and ceiling for records per category (bounds answer size).
 DEFAULT_MAX_RECORDS = 50
-#: How often the health status re-checks the database.
-HEALTH_INTERVAL_S = 5.0
 
 SERVICE_NAME = adapter_pb2.DESCRIPTOR.services_by_name["AgencyAdapterService"].full_name
 
@@ -96,50 +94,28 @@ class AdapterService(adapter_pb2_grpc.AgencyAdapterServiceServicer):
 
 
 class AdapterServer:
-    """A running adapter: the gRPC server, its health watcher and its thread pool."""
+    """A running adapter: the gRPC server, its health watch and its thread pool."""
 
     def __init__(
         self,
         server: grpc.aio.Server,
         port: int,
         source: RecordSource,
-        health_servicer: health.aio.HealthServicer,
+        health_watch: HealthWatch,
         executor: ThreadPoolExecutor,
     ) -> None:
         self.server = server
         self.port = port
         self.source = source
-        self._health = health_servicer
+        self.health = health_watch
         self._executor = executor
-        self._watcher: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self.server.start()
-        await self._refresh_health()
-        self._watcher = asyncio.create_task(self._watch())
-
-    async def _refresh_health(self) -> None:
-        loop = asyncio.get_running_loop()
-        try:
-            await loop.run_in_executor(self._executor, self.source.check)
-            status: int = health_pb2.HealthCheckResponse.SERVING
-        except Exception as exc:
-            _log.warning("adapter.database_unhealthy", agency=self.source.agency, error=type(exc).__name__)
-            status = health_pb2.HealthCheckResponse.NOT_SERVING
-        for name in ("", SERVICE_NAME):
-            await self._health.set(name, status)
-
-    async def _watch(self) -> None:
-        while True:
-            await asyncio.sleep(HEALTH_INTERVAL_S)
-            await self._refresh_health()
+        await self.health.start()
 
     async def stop(self, grace: float | None = 2.0) -> None:
-        if self._watcher is not None:
-            self._watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watcher
-        await self._health.enter_graceful_shutdown()
+        await self.health.stop()
         await self.server.stop(grace)
         self._executor.shutdown(wait=True, cancel_futures=True)
         self.source.close()
@@ -167,4 +143,11 @@ def build_adapter_server(
     port = server.add_secure_port(listen, credentials)
     if port == 0:
         raise OSError(f"cannot listen on {listen}")
-    return AdapterServer(server, port, source, health_servicer, executor)
+    watch = HealthWatch(
+        health_servicer,
+        (SERVICE_NAME,),
+        source.check,
+        component=f"adapter:{source.agency}",
+        executor=executor,
+    )
+    return AdapterServer(server, port, source, watch, executor)

@@ -8,14 +8,11 @@ reads; it is re-checked periodically.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-
 import grpc
-import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from fedgate.health import HealthWatch
 from fedgate.v1 import gateway_pb2, gateway_pb2_grpc
 from gateway.fanout import AdapterPool
 from gateway.interceptors import ErrorMappingInterceptor
@@ -26,10 +23,8 @@ from gateway.validation import PurposeRegister
 
 __all__ = ["GatewayServer", "build_gateway_server"]
 
-_log = structlog.get_logger(__name__)
 
 SERVICE_NAME = gateway_pb2.DESCRIPTOR.services_by_name["FederatedLookupService"].full_name
-HEALTH_INTERVAL_S = 5.0
 
 
 class GatewayServer:
@@ -39,42 +34,21 @@ class GatewayServer:
         port: int,
         adapters: AdapterPool,
         journal: AuditJournal,
-        health_servicer: health.aio.HealthServicer,
+        health_watch: HealthWatch,
     ) -> None:
         self.server = server
         self.port = port
         self.adapters = adapters
         self.journal = journal
-        self._health = health_servicer
-        self._watcher: asyncio.Task[None] | None = None
+        self.health = health_watch
 
     async def start(self) -> None:
         await self.server.start()
-        await self._refresh_health()
-        self._watcher = asyncio.create_task(self._watch())
-
-    async def _refresh_health(self) -> None:
-        try:
-            await asyncio.to_thread(self.journal.check)
-            status: int = health_pb2.HealthCheckResponse.SERVING
-        except Exception as exc:
-            _log.warning("gateway.audit_unhealthy", error=type(exc).__name__)
-            status = health_pb2.HealthCheckResponse.NOT_SERVING
-        for name in ("", SERVICE_NAME):
-            await self._health.set(name, status)
-
-    async def _watch(self) -> None:
-        while True:
-            await asyncio.sleep(HEALTH_INTERVAL_S)
-            await self._refresh_health()
+        await self.health.start()
 
     async def stop(self, grace: float | None = 5.0) -> None:
         """Stop taking lookups, let in-flight ones finish within ``grace``, then close."""
-        if self._watcher is not None:
-            self._watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watcher
-        await self._health.enter_graceful_shutdown()
+        await self.health.stop()
         await self.server.stop(grace)
         await self.adapters.close()
         self.journal.close()
@@ -112,4 +86,5 @@ def build_gateway_server(
     port = server.add_secure_port(listen, credentials)
     if port == 0:
         raise OSError(f"cannot listen on {listen}")
-    return GatewayServer(server, port, adapters, journal, health_servicer)
+    watch = HealthWatch(health_servicer, (SERVICE_NAME,), journal.check, component="gateway")
+    return GatewayServer(server, port, adapters, journal, watch)

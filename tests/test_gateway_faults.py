@@ -263,7 +263,7 @@ async def test_adapter_database_loss_is_unhealthy_and_unavailable(
         response = await client.lookup(_request())
     assert _statuses(response)["police"] == "UNAVAILABLE"
     assert _statuses(response)["immigration"] == "NO_MATCH"
-    await police._refresh_health()
+    assert not await police.health.refresh()
     gw = pki.gateway
     creds = channel_credentials(pki.ca_cert, gw.cert, gw.key)
     async with grpc.aio.secure_channel(
