@@ -24,7 +24,7 @@ Conventions every table follows, because the mapping rules
   is indexed.
 
 Left out: constraints between agencies (there are none; each agency owns its
-database), and any data. ``synthetic.py`` fills these tables.
+database), and any data. ``agency_adapters.synthetic`` fills these tables.
 """
 
 from __future__ import annotations

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import re
 import sqlite3
-import uuid
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,6 @@ from agency_adapters.synthetic import (
     subjects_of_interest,
 )
 from fedgate.model import AGENCIES
-from tests.conftest import postgres_url, skip_or_fail_without_postgres
 
 MAPPINGS = Path(__file__).resolve().parent.parent / "agency_adapters" / "mappings"
 PEOPLE = 300  # small, yet enough for every agency to hold some of the population
@@ -323,36 +321,6 @@ def test_unknown_agency_url_is_rejected(tmp_path: Path) -> None:
     """A database URL for an agency that does not exist is an error, not silently ignored."""
     with pytest.raises(ValueError, match="unknown agencies"):
         generate(tmp_path, people=10, seed=1, database_urls={"customz": "sqlite://"})
-
-
-@pytest.fixture
-def postgres_schemas() -> Iterator[Mapping[str, str]]:
-    engine = sa.create_engine(postgres_url(), connect_args={"connect_timeout": 2})
-    where = engine.url.render_as_string(hide_password=True)
-    try:
-        with engine.connect():
-            pass
-    except sa.exc.OperationalError as exc:
-        engine.dispose()
-        skip_or_fail_without_postgres(f"{where}: {type(exc.orig).__name__}")
-    prefix = f"fg_test_{uuid.uuid4().hex[:8]}"
-    schemas = {agency: f"{prefix}_{agency}" for agency in AGENCIES}
-    with engine.begin() as conn:
-        for schema in schemas.values():
-            conn.execute(sa.schema.CreateSchema(schema))
-    url = engine.url
-    try:
-        yield {
-            agency: url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
-                hide_password=False
-            )
-            for agency, schema in schemas.items()
-        }
-    finally:
-        with engine.begin() as conn:
-            for schema in schemas.values():
-                conn.execute(sa.schema.DropSchema(schema, cascade=True, if_exists=True))
-        engine.dispose()
 
 
 @pytest.mark.postgres
