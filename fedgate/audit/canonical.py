@@ -1,0 +1,297 @@
+"""The canonical JSON profile of audit-log entries: one value, one byte string.
+
+A log entry is hashed into the Merkle tree as bytes, so the same entry must always
+encode to the same bytes, in this process, in an auditor's verifier, and in a tool
+written in another language. The profile is the I-JSON subset of RFC 8785 (JSON
+Canonicalization Scheme) without numbers that are not integers; for every value it
+accepts, ``canonical_bytes`` gives exactly what an RFC 8785 implementation gives:
+
+1. Objects have string keys, sorted by their UTF-16 code units (RFC 8785 §3.2.3).
+   This differs from Python's code point order only between astral characters and
+   U+E000..U+FFFF: "\\U0001F600" (UTF-16 D83D DE00) sorts before "\\uFB33".
+2. No whitespace; "," and ":" as separators; UTF-8 output with no BOM.
+3. Strings are escaped as ECMAScript ``JSON.stringify`` does (RFC 8785 §3.2.2.2):
+   only ``"``, ``\\`` and controls below U+0020, as ``\\b \\t \\n \\f \\r`` or
+   ``\\u00xx`` in lower-case hex. Nothing else is escaped: not "/", not non-ASCII.
+   Strings must be valid Unicode; lone surrogates are refused.
+4. Numbers are integers within +-(2**53 - 1) (I-JSON, RFC 7493 §2.2): a larger
+   integer reads back differently in a parser that uses doubles. Floats are refused
+   (NaN and infinities with them): no float needs to be in an audit entry, and
+   decimal formatting of doubles is where canonical encoders disagree.
+5. ``true``, ``false``, ``null``; arrays from ``list`` or ``tuple``.
+
+Only the exact built-in types are accepted, not subclasses: an enum member or a
+``str`` subclass would encode as whatever its methods say, so callers write
+``kind.value``. Values are refused with the JSON path of the offending value
+(``$.withheld[2].code``) and what is wrong with it, never the value itself, which
+may be personal data.
+
+``parse_canonical`` is the strict reader: it accepts bytes only if they are the
+canonical encoding of what they decode to, so two byte strings that an auditor
+treats as the same entry are the same bytes.
+
+Errors::
+
+    ValueError
+     └── CanonicalError    value outside the profile, or bytes that are not canonical
+
+No IO here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+__all__ = [
+    "MAX_CANONICAL_SIZE",
+    "MAX_DEPTH",
+    "MAX_SAFE_INTEGER",
+    "CanonicalError",
+    "canonical_bytes",
+    "parse_canonical",
+]
+
+#: Largest integer magnitude every JSON parser reads back exactly (I-JSON, RFC 7493
+#: §2.2; ECMAScript's ``Number.MAX_SAFE_INTEGER``); RFC 8785 numbers are doubles.
+MAX_SAFE_INTEGER = 2**53 - 1
+
+#: Most arrays and objects one value may nest. An entry is three or four levels deep;
+#: the bound keeps the encoder's recursion, and a verifier reading a hostile export,
+#: far from Python's recursion limit, and catches self-referencing lists.
+MAX_DEPTH = 32
+
+#: Largest encoding, in bytes. An entry holds codes, field names and 32-byte
+#: commitments (a few kilobytes; personal data lives in the evidence store), so this
+#: is generous; it bounds what one entry of a hostile export makes a verifier parse.
+MAX_CANONICAL_SIZE = 256 * 1024
+
+# RFC 8785 §3.2.2.2: the short forms, then \u00xx in lower-case hex for other controls.
+_ESCAPES: dict[int, str] = {code: f"\\u{code:04x}" for code in range(0x20)} | {
+    0x08: "\\b",
+    0x09: "\\t",
+    0x0A: "\\n",
+    0x0C: "\\f",
+    0x0D: "\\r",
+    ord('"'): '\\"',
+    ord("\\"): "\\\\",
+}
+_NEEDS_ESCAPE = re.compile('["\\\\\x00-\x1f]')
+
+# Keys written as ".key" in a path; any other key is written as ["key"] in JSON syntax.
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_MAX_KEY_IN_PATH = 64  # a path names a key, it does not reproduce a long one
+
+
+class CanonicalError(ValueError):
+    """A value outside the canonical profile, or bytes that are not its canonical encoding.
+
+    ``path`` is the JSON path of the offending value (``$`` for the whole value or for
+    input that is not JSON at all); ``problem`` says what is wrong without repeating it.
+    """
+
+    def __init__(self, path: str, problem: str) -> None:
+        super().__init__(f"{path}: {problem}")
+        self.path = path
+        self.problem = problem
+
+
+class _Refused(Exception):
+    """Raised inside the encoder; each level adds its path segment on the way out."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.segments: list[str | int] = []  # innermost first
+
+
+def _format_path(segments: list[str | int]) -> str:
+    parts = ["$"]
+    for segment in reversed(segments):
+        if isinstance(segment, int):
+            parts.append(f"[{segment}]")
+        elif _PLAIN_KEY.fullmatch(segment):
+            parts.append(f".{segment}")
+        else:
+            # json.dumps escapes to ASCII, so even a key with a lone surrogate prints.
+            shown = segment if len(segment) <= _MAX_KEY_IN_PATH else segment[:_MAX_KEY_IN_PATH] + "..."
+            parts.append(f"[{json.dumps(shown)}]")
+    return "".join(parts)
+
+
+def _string(text: str, what: str) -> bytes:
+    if _NEEDS_ESCAPE.search(text) is not None:
+        text = text.translate(_ESCAPES)
+    try:
+        encoded = text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _Refused(f"{what} is not valid Unicode (it holds a lone surrogate)") from None
+    return b'"' + encoded + b'"'
+
+
+def _utf16_order(key: str) -> bytes:
+    # Big-endian UTF-16 compares bytewise exactly as its code units compare.
+    return key.encode("utf-16-be")
+
+
+class _Encoder:
+    __slots__ = ("parts", "size")
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.size = 0
+
+    def emit(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self.size > MAX_CANONICAL_SIZE:
+            raise _Refused(f"the encoding would exceed MAX_CANONICAL_SIZE ({MAX_CANONICAL_SIZE} bytes)")
+        self.parts.append(chunk)
+
+    def value(self, value: object, depth: int) -> None:
+        # Exact types, not isinstance: a subclass (an enum member) is refused, and
+        # bool, which is an int subclass, is never encoded as a number.
+        if type(value) is str:
+            self.emit(_string(value, "string"))
+        elif type(value) is dict:
+            self.encode_object(value, depth + 1)
+        elif type(value) is list or type(value) is tuple:
+            self.encode_array(value, depth + 1)
+        elif value is True:
+            self.emit(b"true")
+        elif value is False:
+            self.emit(b"false")
+        elif value is None:
+            self.emit(b"null")
+        elif type(value) is int:
+            if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+                raise _Refused("integer outside +-(2**53 - 1); JSON parsers disagree on it (use a string)")
+            self.emit(str(value).encode("ascii"))
+        else:
+            raise _Refused(_unsupported(value))
+
+    def encode_object(self, obj: dict[object, object], depth: int) -> None:
+        if depth > MAX_DEPTH:
+            raise _Refused(f"nested more than MAX_DEPTH ({MAX_DEPTH}) arrays and objects deep")
+        keyed: list[tuple[bytes, str, object]] = []
+        for key, item in obj.items():
+            if type(key) is not str:
+                raise _Refused(f"object key of type {type(key).__name__}; keys must be str")
+            try:
+                keyed.append((_utf16_order(key), key, item))
+            except UnicodeEncodeError:
+                raise _Refused("object key is not valid Unicode (it holds a lone surrogate)") from None
+        keyed.sort(key=lambda entry: entry[0])
+        self.emit(b"{")
+        for index, (_, key, item) in enumerate(keyed):
+            if index:
+                self.emit(b",")
+            self.emit(_string(key, "object key"))
+            self.emit(b":")
+            try:
+                self.value(item, depth)
+            except _Refused as refused:
+                refused.segments.append(key)
+                raise
+        self.emit(b"}")
+
+    def encode_array(self, items: list[object] | tuple[object, ...], depth: int) -> None:
+        if depth > MAX_DEPTH:
+            raise _Refused(f"nested more than MAX_DEPTH ({MAX_DEPTH}) arrays and objects deep")
+        self.emit(b"[")
+        for index, item in enumerate(items):
+            if index:
+                self.emit(b",")
+            try:
+                self.value(item, depth)
+            except _Refused as refused:
+                refused.segments.append(index)
+                raise
+        self.emit(b"]")
+
+
+def _unsupported(value: object) -> str:
+    if isinstance(value, float):
+        return "floats are not in the canonical profile (use an integer or a string)"
+    if isinstance(value, bytes | bytearray | memoryview):
+        return "bytes are not JSON (encode them as hex or base64 text)"
+    for base in (bool, int, str, dict, list, tuple):
+        if isinstance(value, base):
+            return (
+                f"{type(value).__name__} is a subclass of {base.__name__} (an enum?); "
+                f"only a plain {base.__name__} is encoded"
+            )
+    return f"values of type {type(value).__name__} are not in the canonical profile"
+
+
+def canonical_bytes(value: object) -> bytes:
+    """Encode ``value`` in the canonical profile; ``CanonicalError`` names the offending path.
+
+    Accepts ``dict`` with ``str`` keys, ``list``, ``tuple``, ``str``, ``bool``, ``None``
+    and ``int`` within +-``MAX_SAFE_INTEGER``, nested at most ``MAX_DEPTH`` deep, with an
+    encoding of at most ``MAX_CANONICAL_SIZE`` bytes. Equal to ``rfc8785.dumps(value)``
+    for every value accepted.
+    """
+    encoder = _Encoder()
+    try:
+        encoder.value(value, 0)
+    except _Refused as refused:
+        raise CanonicalError(_format_path(refused.segments), refused.problem) from None
+    return b"".join(encoder.parts)
+
+
+class _RepeatedKey(Exception):
+    """An object in the input holds the same key twice."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise _RepeatedKey
+    return obj
+
+
+def parse_canonical(data: bytes) -> Any:
+    """Decode ``data``, accepting it only if it is the canonical encoding of what it decodes to.
+
+    Refused with ``CanonicalError``: input over ``MAX_CANONICAL_SIZE``, invalid UTF-8,
+    a byte order mark, anything that is not JSON, repeated keys, and any JSON that is not
+    byte for byte what ``canonical_bytes`` makes of the decoded value (whitespace,
+    unsorted keys, ``\\u0041`` or ``\\/`` escapes, upper-case hex escapes, floats, ``-0``,
+    integers beyond +-``MAX_SAFE_INTEGER``, escaped lone surrogates, nesting deeper than
+    ``MAX_DEPTH``). Messages give a byte offset or a path, never content.
+    """
+    if not isinstance(data, bytes):
+        raise TypeError(f"parse_canonical takes bytes, not {type(data).__name__}")
+    if len(data) > MAX_CANONICAL_SIZE:
+        raise CanonicalError("$", f"input is larger than MAX_CANONICAL_SIZE ({MAX_CANONICAL_SIZE} bytes)")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CanonicalError("$", f"not valid UTF-8 (at byte {exc.start})") from None
+    if text.startswith("\ufeff"):
+        raise CanonicalError("$", "starts with a byte order mark")
+    try:
+        value = json.loads(text, object_pairs_hook=_unique_keys)
+    except _RepeatedKey:
+        raise CanonicalError("$", "an object repeats a key") from None
+    except json.JSONDecodeError as exc:
+        offset = len(text[: exc.pos].encode("utf-8"))
+        raise CanonicalError("$", f"not valid JSON: {exc.msg} (at byte {offset})") from None
+    except RecursionError:
+        raise CanonicalError(
+            "$", f"nested more than MAX_DEPTH ({MAX_DEPTH}) arrays and objects deep"
+        ) from None
+    except ValueError:
+        # The json module's other ValueError is an integer literal too long to convert.
+        raise CanonicalError("$", "not valid JSON: a number is too long") from None
+    # Floats, NaN, large integers, escaped lone surrogates and deep nesting are all
+    # decoded by the json module; re-encoding refuses them with their path.
+    encoded = canonical_bytes(value)
+    if encoded != data:
+        offset = next(
+            (i for i, (a, b) in enumerate(zip(encoded, data, strict=False)) if a != b),
+            min(len(encoded), len(data)),
+        )
+        raise CanonicalError("$", f"not in canonical form (first difference at byte {offset})")
+    return value
