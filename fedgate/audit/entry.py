@@ -1,0 +1,105 @@
+"""Audit log entries: what one entry says, how it is sequenced, how it is read back.
+
+The format is specified in ``docs/audit-log.md``. A :class:`PendingEntry` is an
+entry before the sequencer gives it ``seq`` and ``time``, together with the
+*openings* of its commitments (which go to the erasable evidence store, never
+into the log). :func:`sequenced_bytes` makes the canonical bytes that become
+the Merkle leaf. :func:`parse_entry` checks bytes read back (by the verifier)
+against the format. No IO here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from fedgate.audit.canonical import CanonicalError, canonical_bytes, parse_canonical
+from fedgate.audit.commitments import Opening
+
+__all__ = [
+    "ENTRY_KINDS",
+    "ENTRY_VERSION",
+    "OPENING_NAMES",
+    "EntryFormatError",
+    "PendingEntry",
+    "format_time",
+    "parse_entry",
+    "parse_time",
+    "sequenced_bytes",
+]
+
+ENTRY_VERSION = 1
+ENTRY_KINDS = frozenset({"disclosure", "refusal", "erasure", "key_rotation", "policy_activation"})
+#: Names of the commitments an entry may carry, and so of the openings kept as evidence.
+OPENING_NAMES = ("subject", "released", "justification")
+_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+class EntryFormatError(ValueError):
+    """Entry bytes do not follow the format (names the key, never echoes a value)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PendingEntry:
+    """An entry before sequencing: everything but ``v``, ``seq`` and ``time``, plus its openings."""
+
+    body: Mapping[str, Any]
+    openings: Mapping[str, Opening] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.body.get("kind") not in ENTRY_KINDS:
+            raise EntryFormatError("kind: not an entry kind")
+        reserved = {"v", "seq", "time"} & set(self.body)
+        if reserved:
+            raise EntryFormatError(f"{sorted(reserved)[0]}: set by the sequencer, not the caller")
+        unknown = set(self.openings) - set(OPENING_NAMES)
+        if unknown:
+            raise EntryFormatError(f"openings.{sorted(unknown)[0]}: not an opening name")
+
+
+def format_time(moment: datetime) -> str:
+    """UTC with microseconds and a ``Z``: the only time form in the log."""
+    if moment.tzinfo is None:
+        raise ValueError("audit times must be timezone-aware")
+    return moment.astimezone(UTC).strftime(_TIME_FORMAT)
+
+
+def parse_time(text: str) -> datetime:
+    try:
+        moment = datetime.strptime(text, _TIME_FORMAT).replace(tzinfo=UTC)
+    except ValueError:
+        raise EntryFormatError("time: not YYYY-MM-DDTHH:MM:SS.ffffffZ") from None
+    if format_time(moment) != text:
+        raise EntryFormatError("time: not in canonical form")
+    return moment
+
+
+def sequenced_bytes(pending: PendingEntry, seq: int, time: str) -> bytes:
+    """The canonical bytes of ``pending`` as entry ``seq``, sequenced at ``time``."""
+    if seq < 0:
+        raise ValueError("seq must not be negative")
+    parse_time(time)
+    return canonical_bytes({**pending.body, "v": ENTRY_VERSION, "seq": seq, "time": time})
+
+
+def parse_entry(data: bytes) -> dict[str, Any]:
+    """Read entry bytes: canonical JSON, an object, version 1, with ``seq``, ``time`` and a known ``kind``."""
+    try:
+        value = parse_canonical(data)
+    except CanonicalError as exc:
+        raise EntryFormatError(f"not canonical JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise EntryFormatError("entry: not a JSON object")
+    if value.get("v") != ENTRY_VERSION:
+        raise EntryFormatError("v: unsupported entry version")
+    seq = value.get("seq")
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
+        raise EntryFormatError("seq: not a non-negative integer")
+    if not isinstance(value.get("time"), str):
+        raise EntryFormatError("time: missing")
+    parse_time(value["time"])
+    if value.get("kind") not in ENTRY_KINDS:
+        raise EntryFormatError("kind: not an entry kind")
+    return value
