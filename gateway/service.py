@@ -22,7 +22,6 @@ import asyncio
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,10 +32,11 @@ from fedgate import convert
 from fedgate.identity import IdentityError, PeerIdentity, identity_from_auth_context
 from fedgate.model import AGENCIES, AgencyStatus, Record
 from fedgate.v1 import gateway_pb2, gateway_pb2_grpc
+from gateway.answer import AgencyAnswer
 from gateway.errors import PermissionDenied, ServiceUnavailable, Unauthenticated
 from gateway.fanout import AdapterOutcome, AdapterPool
 from gateway.journal import AuditJournal, AuditUnavailable, Receipt
-from gateway.policy import AgencyPlan, Plan, PlanInput, PolicyEngine, RecordDecision, ReleaseInput
+from gateway.policy import Plan, PlanInput, PolicyEngine, RecordDecision, ReleaseInput
 from gateway.validation import LookupQuery, PurposeRegister, validate_lookup
 
 __all__ = ["AgencyAnswer", "LookupService"]
@@ -49,22 +49,6 @@ DEFAULT_LOOKUP_DEADLINE_S = 5.0
 DEADLINE_RESERVE_S = 0.15
 #: No adapter is given less than this, however close the caller's deadline.
 MIN_ADAPTER_TIMEOUT_S = 0.05
-
-
-@dataclass(slots=True)
-class AgencyAnswer:
-    """One agency's part of a lookup, before it becomes protobuf."""
-
-    agency: str
-    status: AgencyStatus
-    records: list[Record] = field(default_factory=list)
-    withheld: list[gateway_pb2.WithheldField] = field(default_factory=list)
-    #: Withheld without telling the requester (e.g. covert flags); audited only.
-    withheld_silently: list[tuple[str, str]] = field(default_factory=list)
-    refusal: tuple[str, str] | None = None
-    detail: str = ""
-    plan: AgencyPlan | None = None
-    duration_ms: int = 0
 
 
 class LookupService(gateway_pb2_grpc.FederatedLookupServiceServicer):
