@@ -1,0 +1,624 @@
+"""The durable audit log: sequenced entries, signed checkpoints and erasable evidence in SQL.
+
+``SQLAuditStore`` keeps the transparency log of ``docs/audit-log.md`` in SQLite (one
+gateway, the default) or PostgreSQL (several gateway processes sharing one log),
+through SQLAlchemy Core. Four tables, all prefixed ``audit_``:
+
+- ``audit_entries``: ``seq`` (primary key), ``leaf_hash``, the canonical ``entry`` bytes;
+- ``audit_checkpoints``: ``size`` (primary key), the signed checkpoint ``note`` bytes;
+- ``audit_evidence``: the openings, one row per (``seq``, ``name``), ``salt`` and ``value``;
+- ``audit_state``: one row, the tree ``size``, its compact range (the right-edge hashes,
+  concatenated 32-byte blobs), the ``last_time`` sequenced and the log's ``origin``.
+
+The sequencer (``append_batch``) does everything in ONE transaction, in the steps
+that the design doc names:
+
+1. take the sequencer lock: SQLite's write lock (``BEGIN IMMEDIATE``, waiting at most
+   ``SEQUENCER_LOCK_TIMEOUT_S``), or PostgreSQL's transaction-scoped advisory lock
+   ``pg_advisory_xact_lock(sequencer_lock_key(origin))`` (``lock_timeout`` bounds the wait);
+2. read the tree state inside the lock, never from memory: another process may have
+   appended since; the stored origin must be ours;
+3. give each entry ``seq = size + i`` and the batch time ``max(now, last_time)``, so
+   time never decreases along ``seq``; hash the canonical bytes into the compact range;
+4. sign a checkpoint of the new size and root;
+5. insert entries, openings and checkpoint, update the state, and COMMIT durably
+   (SQLite in WAL mode with ``synchronous=FULL``; PostgreSQL with its default
+   ``synchronous_commit=on``);
+6. return one ``Receipt`` per entry.
+
+Order of ``seq`` therefore equals commit order, whatever the number of processes.
+
+Errors: a database failure of any kind (disk full, read-only, locked past the
+timeout, connection lost, a missing or foreign log) rolls the transaction back and
+raises ``gateway.journal.AuditUnavailable``; its message names the operation and the
+failure class (exception type, SQLite error name or PostgreSQL SQLSTATE), never a
+value. Caller bugs (an empty or oversized batch, a naive ``now``, an entry outside the
+canonical profile) raise ``ValueError`` and write nothing either. A connection lost
+*during* COMMIT is reported as ``AuditUnavailable`` although the batch may have been
+committed: the gateway then discloses nothing for entries that exist, the safe direction.
+
+Left out on purpose: batching concurrent callers (``gateway.group_commit``), key
+rotation (one signer; a handover checkpoint needs two), proofs in less than O(n)
+(``inclusion_proof`` and ``consistency_proof`` read every leaf hash up to the tree
+size), export, and schema migrations.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, Final, Protocol
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+
+from fedgate.audit.checkpoint import Checkpoint, sign_checkpoint
+from fedgate.audit.commitments import Opening
+from fedgate.audit.entry import OPENING_NAMES, PendingEntry, format_time, sequenced_bytes
+from fedgate.audit.merkle import (
+    HASH_SIZE,
+    CompactRange,
+    CompactRangeState,
+    consistency_proof,
+    inclusion_proof,
+    leaf_hash,
+)
+from fedgate.audit.note import Signer
+from gateway.journal import AuditUnavailable, Receipt
+
+__all__ = [
+    "DEFAULT_ORIGIN",
+    "MAX_BATCH_ENTRIES",
+    "SEQUENCER_LOCK_TIMEOUT_S",
+    "AuditStore",
+    "SQLAuditStore",
+    "create_audit_engine",
+    "sequencer_lock_key",
+]
+
+DEFAULT_ORIGIN: Final = "fedgate.border.nz/audit/v1"  # docs/audit-log.md, "Checkpoints"
+#: Longest wait for the sequencer lock (SQLite busy timeout, PostgreSQL lock_timeout):
+#: a batch holds it for milliseconds, so a longer wait means a stuck writer, and the
+#: lookups waiting on the audit entry should fail closed rather than hang.
+SEQUENCER_LOCK_TIMEOUT_S: Final = 2.0
+#: Most entries one transaction may sequence: bounds how long the lock is held and
+#: the memory of one batch (the group committer sends at most a few hundred).
+MAX_BATCH_ENTRIES: Final = 10_000
+_PAGE_ROWS: Final = 1_000  # rows per query when streaming openings
+_POSTGRES_CONNECT_TIMEOUT_S: Final = 2  # same as the adapters: an unreachable server fails fast
+_LOCK_KEY_DOMAIN: Final = b"fedgate-audit-sequencer-v1\x00"
+_SQLITE_BEGIN: Final = "fedgate_sqlite_begin"  # execution option read by the "begin" listener
+_STATE_ID: Final = 1
+
+_metadata = sa.MetaData()
+_entries = sa.Table(
+    "audit_entries",
+    _metadata,
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("leaf_hash", sa.LargeBinary(HASH_SIZE), nullable=False),
+    sa.Column("entry", sa.LargeBinary, nullable=False),
+)
+_checkpoints = sa.Table(
+    "audit_checkpoints",
+    _metadata,
+    sa.Column("size", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("note", sa.LargeBinary, nullable=False),
+)
+_evidence = sa.Table(
+    "audit_evidence",
+    _metadata,
+    sa.Column("seq", sa.BigInteger, sa.ForeignKey("audit_entries.seq"), primary_key=True),
+    sa.Column("name", sa.String(16), primary_key=True),
+    sa.Column("salt", sa.LargeBinary, nullable=False),
+    sa.Column("value", sa.LargeBinary, nullable=False),
+)
+_state = sa.Table(
+    "audit_state",
+    _metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("origin", sa.Text, nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("compact", sa.LargeBinary, nullable=False),
+    sa.Column("last_time", sa.Text, nullable=True),
+    sa.CheckConstraint(f"id = {_STATE_ID}", name="audit_state_single_row"),
+)
+
+
+class AuditStore(Protocol):
+    """Where the audit log lives: the seam between the gateway and a database."""
+
+    @property
+    def origin(self) -> str:
+        """The log's name: the first line of every checkpoint and the key name."""
+        ...
+
+    def append_batch(self, pending: Sequence[PendingEntry], *, now: datetime | None = None) -> list[Receipt]:
+        """Sequence, sign and durably commit ``pending`` in one transaction; one receipt each, in order."""
+        ...
+
+    def size(self) -> int:
+        """Number of entries committed."""
+        ...
+
+    def latest_checkpoint(self) -> bytes | None:
+        """The newest signed checkpoint, or ``None`` for an empty log."""
+        ...
+
+    def checkpoints(self, *, since_size: int = 0) -> list[tuple[int, bytes]]:
+        """Every (size, signed checkpoint) with size at least ``since_size``, oldest first."""
+        ...
+
+    def entries(self, start: int, end: int) -> list[bytes]:
+        """Canonical bytes of entries ``[start, end)``."""
+        ...
+
+    def leaf_hashes(self, end: int) -> list[bytes]:
+        """Leaf hashes of entries ``[0, end)``."""
+        ...
+
+    def inclusion_proof(self, index: int, tree_size: int) -> list[bytes]:
+        """RFC 9162 inclusion proof of leaf ``index`` in the tree of ``tree_size``."""
+        ...
+
+    def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
+        """RFC 9162 consistency proof from ``old_size`` to ``new_size``."""
+        ...
+
+    def openings(self, seq: int) -> dict[str, Opening]:
+        """The openings still held for entry ``seq``, by name."""
+        ...
+
+    def all_openings(self) -> Iterator[tuple[int, str, Opening]]:
+        """Every opening held, as (seq, name, opening), in (seq, name) order."""
+        ...
+
+    def delete_openings(self, seq: int, names: Sequence[str]) -> list[str]:
+        """Erase these openings of entry ``seq``; return the names that were there."""
+        ...
+
+    def check(self) -> None:
+        """Raise ``AuditUnavailable`` unless the log can be read and written."""
+        ...
+
+    def close(self) -> None:
+        """Release connections; the store is unusable afterwards."""
+        ...
+
+
+def sequencer_lock_key(origin: str) -> int:
+    """The PostgreSQL advisory-lock key of a log: a signed 64-bit integer derived from its origin.
+
+    Every process writing the log with this origin takes the same lock. Exposed so that
+    operators (and tests) can see who holds it in ``pg_locks``.
+    """
+    digest = hashlib.sha256(_LOCK_KEY_DOMAIN + origin.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def create_audit_engine(url: str | URL) -> Engine:
+    """An engine set up for the audit log: durable SQLite writes, bounded lock waits, hidden values.
+
+    SQLite: WAL, ``synchronous=FULL``, foreign keys on, pysqlite's own transaction
+    handling off so that SQLAlchemy's ``begin`` emits ``BEGIN`` (reads) or
+    ``BEGIN IMMEDIATE`` (writes; the recipe of the SQLAlchemy SQLite documentation),
+    and a busy timeout of ``SEQUENCER_LOCK_TIMEOUT_S`` unless the URL sets ``timeout``.
+    PostgreSQL: READ COMMITTED (so the state read after the lock sees the last
+    commit), ``pool_pre_ping`` (a dead pooled connection is replaced, not handed out),
+    a connect timeout, and ``lock_timeout`` of ``SEQUENCER_LOCK_TIMEOUT_S``.
+    """
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    options: dict[str, Any] = {"hide_parameters": True}
+    if backend == "sqlite":
+        database = parsed.database or ""
+        if not database or ":memory:" in database or parsed.query.get("mode") == "memory":
+            # Not durable, and each pooled connection would see a different database.
+            raise ValueError("the audit log needs a SQLite file, not an in-memory database")
+        connect_args: dict[str, Any] = {"check_same_thread": False}  # the pool is shared by threads
+        if "timeout" not in parsed.query:
+            connect_args["timeout"] = SEQUENCER_LOCK_TIMEOUT_S
+        options["connect_args"] = connect_args
+    elif backend == "postgresql":
+        options.update(pool_pre_ping=True, isolation_level="READ COMMITTED")
+        if "connect_timeout" not in parsed.query:
+            options["connect_args"] = {"connect_timeout": _POSTGRES_CONNECT_TIMEOUT_S}
+    else:
+        raise ValueError(f"audit store backend {backend!r} is not supported (sqlite, postgresql)")
+    engine = sa.create_engine(parsed, **options)
+    _install_listeners(engine)
+    return engine
+
+
+def _install_listeners(engine: Engine) -> None:
+    """Attach the per-connection settings of ``create_audit_engine`` (once) to ``engine``."""
+    backend = engine.dialect.name
+    if backend == "sqlite":
+        if not sa.event.contains(engine, "connect", _sqlite_connect):
+            sa.event.listen(engine, "connect", _sqlite_connect)
+        if not sa.event.contains(engine, "begin", _sqlite_begin):
+            sa.event.listen(engine, "begin", _sqlite_begin)
+    elif backend == "postgresql":
+        if not sa.event.contains(engine, "connect", _postgresql_connect):
+            sa.event.listen(engine, "connect", _postgresql_connect)
+    else:
+        raise ValueError(f"audit store backend {backend!r} is not supported (sqlite, postgresql)")
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # pysqlite would otherwise BEGIN (deferred) on its own before DML and never
+    # before SELECT; the "begin" listener takes over, as SQLAlchemy's recipe says.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the sequencer
+        cursor.execute("PRAGMA synchronous=FULL")  # in WAL: fsync the log at every commit
+        cursor.execute("PRAGMA foreign_keys=ON")  # evidence rows only for existing entries
+    finally:
+        cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    # Writers take the write lock at BEGIN, so the state they read is the state they
+    # update; readers begin deferred and read a consistent WAL snapshot.
+    mode = conn.get_execution_options().get(_SQLITE_BEGIN, "DEFERRED")
+    conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def _postgresql_connect(dbapi_connection: Any, _record: Any) -> None:
+    autocommit = dbapi_connection.autocommit
+    dbapi_connection.autocommit = True
+    cursor = dbapi_connection.cursor()
+    try:
+        # Bounds the wait for the advisory lock (and any row lock) like SQLite's busy timeout.
+        cursor.execute(f"SET lock_timeout = '{int(SEQUENCER_LOCK_TIMEOUT_S * 1000)}ms'")
+    finally:
+        cursor.close()
+        dbapi_connection.autocommit = autocommit
+
+
+def _failure_class(exc: BaseException) -> str:
+    """The class of a database failure, without the driver's message (which may quote values)."""
+    original = getattr(exc, "orig", None) or exc
+    detail = type(original).__name__
+    sqlite_name = getattr(original, "sqlite_errorname", None)
+    sqlstate = getattr(original, "sqlstate", None)
+    if isinstance(sqlite_name, str):
+        detail += f", {sqlite_name}"
+    elif isinstance(sqlstate, str):
+        detail += f", SQLSTATE {sqlstate}"
+    return detail
+
+
+class SQLAuditStore:
+    """The audit log in one SQLite file or PostgreSQL schema; thread-safe, shareable across processes.
+
+    ``signer`` signs every checkpoint and its key name must equal ``origin``.
+    ``create=True`` creates missing tables and the state row of an empty log (under
+    the sequencer lock, so processes starting together agree). ``engine`` replaces the
+    engine made from ``url``: it should come from ``create_audit_engine`` or at least
+    have no pooled connections yet, since the store adds its connection settings.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        signer: Signer,
+        origin: str = DEFAULT_ORIGIN,
+        create: bool = True,
+        engine: Engine | None = None,
+    ) -> None:
+        if signer.name != origin:
+            raise ValueError("the log key's name must equal the log origin")
+        self._origin = origin
+        self._signer = signer
+        self._lock_key = sequencer_lock_key(origin)
+        if engine is None:
+            engine = create_audit_engine(url)
+        else:
+            _install_listeners(engine)
+        self._engine = engine
+        self._sqlite = engine.dialect.name == "sqlite"
+        self._closed = False
+        if create:
+            try:
+                with self._write() as conn:
+                    _metadata.create_all(conn, checkfirst=True)
+                    if self._stored_state(conn) is None:
+                        empty = CompactRange().to_state()
+                        conn.execute(
+                            _state.insert().values(
+                                id=_STATE_ID, origin=origin, size=0, compact=_pack(empty), last_time=None
+                            )
+                        )
+            except sa.exc.SQLAlchemyError as exc:
+                engine.dispose()
+                raise AuditUnavailable(f"audit store cannot be opened ({_failure_class(exc)})") from None
+            except AuditUnavailable:
+                engine.dispose()
+                raise
+
+    @property
+    def origin(self) -> str:
+        """The log's name, first line of every checkpoint."""
+        return self._origin
+
+    # -- the sequencer ----------------------------------------------------------------
+
+    def append_batch(self, pending: Sequence[PendingEntry], *, now: datetime | None = None) -> list[Receipt]:
+        """Sequence ``pending`` after everything committed, sign a checkpoint, commit; all or nothing."""
+        if not pending:
+            raise ValueError("an audit batch needs at least one entry")
+        if len(pending) > MAX_BATCH_ENTRIES:
+            raise ValueError(f"an audit batch holds at most {MAX_BATCH_ENTRIES} entries")
+        now_text = format_time(now if now is not None else datetime.now(UTC))
+        try:
+            with self._write() as conn:
+                # Steps 1 and 2: the lock (BEGIN IMMEDIATE, or the advisory lock here),
+                # then the state as committed by whoever held it last.
+                compact, last_time = self._tree_state(conn)
+                size = compact.size
+                # Step 3: seq, time and leaf hash of each entry.
+                time = max(now_text, last_time) if last_time is not None else now_text
+                entry_rows: list[dict[str, Any]] = []
+                evidence_rows: list[dict[str, Any]] = []
+                receipts: list[Receipt] = []
+                for offset, item in enumerate(pending):
+                    seq = size + offset
+                    data = sequenced_bytes(item, seq, time)
+                    leaf = leaf_hash(data)
+                    compact.append(leaf)
+                    entry_rows.append({"seq": seq, "leaf_hash": leaf, "entry": data})
+                    evidence_rows.extend(
+                        {"seq": seq, "name": name, "salt": opening.salt, "value": opening.value}
+                        for name, opening in item.openings.items()
+                    )
+                    receipts.append(Receipt(log_index=seq, leaf_hash=leaf, log_origin=self._origin))
+                # Step 4: the checkpoint of the new tree.
+                new_size = compact.size
+                note = sign_checkpoint(Checkpoint(self._origin, new_size, compact.root()), self._signer)
+                # Step 5: write everything; leaving the block commits.
+                conn.execute(_entries.insert(), entry_rows)
+                if evidence_rows:
+                    conn.execute(_evidence.insert(), evidence_rows)
+                conn.execute(_checkpoints.insert().values(size=new_size, note=note))
+                conn.execute(
+                    _state.update()
+                    .where(_state.c.id == _STATE_ID)
+                    .values(size=new_size, compact=_pack(compact.to_state()), last_time=time)
+                )
+        except sa.exc.SQLAlchemyError as exc:
+            raise AuditUnavailable(f"audit append failed ({_failure_class(exc)})") from None
+        # Step 6.
+        return receipts
+
+    # -- reading ----------------------------------------------------------------------
+
+    def size(self) -> int:
+        """Number of entries committed (the size of the latest checkpoint)."""
+        with self._read("size") as conn:
+            return self._committed_size(conn)
+
+    def latest_checkpoint(self) -> bytes | None:
+        """The newest signed checkpoint note, or ``None`` while the log is empty."""
+        query = sa.select(_checkpoints.c.note).order_by(_checkpoints.c.size.desc()).limit(1)
+        with self._read("checkpoint read") as conn:
+            note = conn.execute(query).scalar_one_or_none()
+        return None if note is None else bytes(note)
+
+    def checkpoints(self, *, since_size: int = 0) -> list[tuple[int, bytes]]:
+        """Every checkpoint whose size is at least ``since_size`` (inclusive), oldest first."""
+        query = (
+            sa.select(_checkpoints.c.size, _checkpoints.c.note)
+            .where(_checkpoints.c.size >= since_size)
+            .order_by(_checkpoints.c.size)
+        )
+        with self._read("checkpoint read") as conn:
+            return [(int(size), bytes(note)) for size, note in conn.execute(query)]
+
+    def entries(self, start: int, end: int) -> list[bytes]:
+        """Canonical bytes of entries ``[start, end)``; ``end`` may not pass the committed size."""
+        with self._read("entry read") as conn:
+            self._check_range(conn, start, end)
+            query = (
+                sa.select(_entries.c.seq, _entries.c.entry)
+                .where(_entries.c.seq >= start, _entries.c.seq < end)
+                .order_by(_entries.c.seq)
+            )
+            rows = conn.execute(query).all()
+        return [bytes(data) for data in _contiguous(rows, start, end)]
+
+    def leaf_hashes(self, end: int) -> list[bytes]:
+        """Leaf hashes of entries ``[0, end)``, read from the stored column."""
+        with self._read("leaf read") as conn:
+            self._check_range(conn, 0, end)
+            query = (
+                sa.select(_entries.c.seq, _entries.c.leaf_hash)
+                .where(_entries.c.seq < end)
+                .order_by(_entries.c.seq)
+            )
+            rows = conn.execute(query).all()
+        return [bytes(h) for h in _contiguous(rows, 0, end)]
+
+    def inclusion_proof(self, index: int, tree_size: int) -> list[bytes]:
+        """Inclusion proof of entry ``index`` in the tree of ``tree_size`` (O(tree_size))."""
+        return inclusion_proof(self.leaf_hashes(tree_size), index)
+
+    def consistency_proof(self, old_size: int, new_size: int) -> list[bytes]:
+        """Consistency proof from the tree of ``old_size`` to that of ``new_size`` (O(new_size))."""
+        return consistency_proof(self.leaf_hashes(new_size), old_size)
+
+    # -- evidence ---------------------------------------------------------------------
+
+    def openings(self, seq: int) -> dict[str, Opening]:
+        """The openings of entry ``seq`` that have not been erased, by name."""
+        query = sa.select(_evidence.c.name, _evidence.c.salt, _evidence.c.value).where(_evidence.c.seq == seq)
+        with self._read("evidence read") as conn:
+            rows = conn.execute(query).all()
+        return {str(name): Opening(bytes(salt), bytes(value)) for name, salt, value in rows}
+
+    def all_openings(self) -> Iterator[tuple[int, str, Opening]]:
+        """Every opening held, in (seq, name) order, read a page at a time.
+
+        No connection is held between pages, so a long export never blocks the sequencer;
+        an opening erased while iterating may or may not appear.
+        """
+        after: tuple[int, str] | None = None
+        while True:
+            query = sa.select(_evidence.c.seq, _evidence.c.name, _evidence.c.salt, _evidence.c.value)
+            if after is not None:
+                query = query.where(sa.tuple_(_evidence.c.seq, _evidence.c.name) > sa.tuple_(*after))
+            query = query.order_by(_evidence.c.seq, _evidence.c.name).limit(_PAGE_ROWS)
+            with self._read("evidence read") as conn:
+                rows = conn.execute(query).all()
+            for seq, name, salt, value in rows:
+                yield int(seq), str(name), Opening(bytes(salt), bytes(value))
+            if len(rows) < _PAGE_ROWS:
+                return
+            after = (int(rows[-1][0]), str(rows[-1][1]))
+
+    def delete_openings(self, seq: int, names: Sequence[str]) -> list[str]:
+        """Delete these openings of entry ``seq``; return, in ``names`` order, those that existed.
+
+        The caller appends the ``erasure`` entry naming them (``append_batch``); doing
+        that first and deleting after would leave a claimed erasure of evidence still held.
+        """
+        unknown = set(names) - set(OPENING_NAMES)
+        if unknown:
+            raise ValueError("names: not an opening name")
+        wanted = list(dict.fromkeys(names))
+        if not wanted:
+            return []
+        try:
+            with self._write(sequencer_lock=False) as conn:
+                where = sa.and_(_evidence.c.seq == seq, _evidence.c.name.in_(wanted))
+                held = {
+                    str(name) for name in conn.execute(sa.select(_evidence.c.name).where(where)).scalars()
+                }
+                if held:
+                    conn.execute(_evidence.delete().where(where))
+        except sa.exc.SQLAlchemyError as exc:
+            raise AuditUnavailable(f"audit evidence erasure failed ({_failure_class(exc)})") from None
+        return [name for name in wanted if name in held]
+
+    # -- health and lifetime ----------------------------------------------------------
+
+    def check(self) -> None:
+        """Raise ``AuditUnavailable`` unless the log is ours and a write transaction can start.
+
+        The probe takes the write lock (SQLite) or the state row lock (PostgreSQL),
+        writes the state row unchanged and rolls back: a read-only or locked
+        database fails it. A full disk may still pass (nothing new is allocated).
+        """
+        try:
+            with self._write(sequencer_lock=False) as conn:
+                self._tree_state(conn)
+                conn.execute(_state.update().where(_state.c.id == _STATE_ID).values(size=_state.c.size))
+                conn.rollback()  # a probe: nothing it did may remain
+        except sa.exc.SQLAlchemyError as exc:
+            raise AuditUnavailable(f"audit store health check failed ({_failure_class(exc)})") from None
+
+    def close(self) -> None:
+        """Close pooled connections; later calls raise ``AuditUnavailable``."""
+        self._closed = True
+        self._engine.dispose()
+
+    def __repr__(self) -> str:
+        url = self._engine.url.render_as_string(hide_password=True)
+        return f"SQLAuditStore(url={url!r}, origin={self._origin!r})"
+
+    # -- internals --------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise AuditUnavailable("audit store is closed")
+
+    @contextmanager
+    def _write(self, *, sequencer_lock: bool = True) -> Iterator[Connection]:
+        """A write transaction: committed when the block ends, rolled back if it raises.
+
+        It starts by taking the sequencer lock: ``BEGIN IMMEDIATE`` on SQLite (the
+        database's single write lock, which ``sequencer_lock=False`` cannot avoid), the
+        advisory lock on PostgreSQL (skipped with ``sequencer_lock=False``).
+        """
+        self._check_open()
+        with self._engine.connect() as conn:
+            if self._sqlite:
+                conn.execution_options(**{_SQLITE_BEGIN: "IMMEDIATE"})
+            with conn.begin():
+                if sequencer_lock and not self._sqlite:
+                    conn.execute(sa.select(sa.func.pg_advisory_xact_lock(self._lock_key)))
+                yield conn
+
+    @contextmanager
+    def _read(self, operation: str) -> Iterator[Connection]:
+        """A read transaction (a consistent snapshot on SQLite); database errors become AuditUnavailable."""
+        self._check_open()
+        try:
+            with self._engine.connect() as conn, conn.begin():
+                yield conn
+        except sa.exc.SQLAlchemyError as exc:
+            raise AuditUnavailable(f"audit {operation} failed ({_failure_class(exc)})") from None
+
+    def _stored_state(self, conn: Connection) -> tuple[CompactRange, str | None] | None:
+        """The tree (as its compact range) and last time of the log, or None before it is created."""
+        row = conn.execute(
+            sa.select(_state.c.origin, _state.c.size, _state.c.compact, _state.c.last_time).where(
+                _state.c.id == _STATE_ID
+            )
+        ).one_or_none()
+        if row is None:
+            return None
+        origin, size, compact, last_time = row
+        if origin != self._origin:
+            raise AuditUnavailable("audit log belongs to another origin")
+        try:
+            state = _unpack(int(size), bytes(compact))
+        except ValueError:
+            raise AuditUnavailable("audit log state is corrupt") from None
+        return CompactRange.from_state(state), last_time
+
+    def _tree_state(self, conn: Connection) -> tuple[CompactRange, str | None]:
+        """As ``_stored_state``, for a log that must exist."""
+        state = self._stored_state(conn)
+        if state is None:
+            raise AuditUnavailable("audit log state is missing")
+        return state
+
+    def _committed_size(self, conn: Connection) -> int:
+        row = conn.execute(
+            sa.select(_state.c.origin, _state.c.size).where(_state.c.id == _STATE_ID)
+        ).one_or_none()
+        if row is None:
+            raise AuditUnavailable("audit log state is missing")
+        if row[0] != self._origin:
+            raise AuditUnavailable("audit log belongs to another origin")
+        return int(row[1])
+
+    def _check_range(self, conn: Connection, start: int, end: int) -> None:
+        size = self._committed_size(conn)
+        if not 0 <= start <= end <= size:
+            raise ValueError(f"range [{start}, {end}) is not within the log of size {size}")
+
+
+def _pack(state: CompactRangeState) -> bytes:
+    return b"".join(state.hashes)
+
+
+def _unpack(size: int, blob: bytes) -> CompactRangeState:
+    if len(blob) % HASH_SIZE:
+        raise ValueError("compact range blob is not a whole number of hashes")
+    hashes = tuple(blob[i : i + HASH_SIZE] for i in range(0, len(blob), HASH_SIZE))
+    return CompactRangeState(size=size, hashes=hashes)
+
+
+def _contiguous(rows: Sequence[Any], start: int, end: int) -> Iterator[Any]:
+    """Yield the second column of (seq, value) rows, checking they are exactly ``start..end-1``."""
+    if len(rows) != end - start:
+        raise AuditUnavailable("audit log entries are missing below the committed size")
+    for expected, (seq, value) in enumerate(rows, start=start):
+        if int(seq) != expected:
+            raise AuditUnavailable("audit log entries are missing below the committed size")
+        yield value
