@@ -1,0 +1,388 @@
+"""The auditors' export of the disclosure log: writing it to a directory and reading it back.
+
+The layout is the one in ``docs/audit-log.md``::
+
+    manifest.json            canonical JSON: format, origin, size, log_keys, files {name: sha256 hex}
+    entries.jsonl            one canonical entry per line, in seq order
+    checkpoints/<size>.note  every signed checkpoint, byte for byte
+    evidence.jsonl           one canonical {"seq", "name", "salt", "value"} per opening held
+
+This is the only module of ``fedgate.audit`` that touches files. Reading is
+deliberately dumb: it refuses only a directory that is not an export at all
+(no manifest, a manifest that is not one, a required file missing, something
+over a size bound) and otherwise hands every byte to the IO-free verifier in
+``verify.py``, which decides what is wrong. A file whose SHA-256 differs from
+the manifest is noted, not refused: the manifest is unsigned, so its hashes are
+a hint for the report, never evidence. Paths named in the manifest are never
+opened; the reader lists the directory itself.
+
+Errors::
+
+    Exception
+     └── ExportError    not an export (exit 2), or a directory that cannot be written to
+
+Left out: what any of the bytes mean (``verify.py``), and streaming: an export
+is read into memory, within the bounds below.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import os
+import re
+import stat
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from fedgate.audit.canonical import MAX_CANONICAL_SIZE, CanonicalError, canonical_bytes, parse_canonical
+from fedgate.audit.commitments import SALT_SIZE, CommitmentError, Opening
+from fedgate.audit.entry import OPENING_NAMES
+
+__all__ = [
+    "CHECKPOINTS_DIR",
+    "ENTRIES_FILE",
+    "EVIDENCE_FILE",
+    "EXPORT_FORMAT",
+    "MANIFEST_FILE",
+    "MAX_CHECKPOINT_FILES",
+    "MAX_CHECKPOINT_SIZE",
+    "MAX_ENTRIES_FILE_SIZE",
+    "MAX_EVIDENCE_FILE_SIZE",
+    "MAX_MANIFEST_SIZE",
+    "EvidenceRow",
+    "ExportContents",
+    "ExportError",
+    "evidence_row_bytes",
+    "parse_evidence_row",
+    "read_export",
+    "split_lines",
+    "write_export",
+]
+
+EXPORT_FORMAT = "fedgate-audit-export/1"
+MANIFEST_FILE = "manifest.json"
+ENTRIES_FILE = "entries.jsonl"
+EVIDENCE_FILE = "evidence.jsonl"
+CHECKPOINTS_DIR = "checkpoints"
+
+#: The manifest is canonical JSON, so it is bound by the canonical profile's size limit.
+MAX_MANIFEST_SIZE = MAX_CANONICAL_SIZE
+#: Bounds the memory of the in-memory verifier (about two million entries of 2 KiB);
+#: a larger log needs a streaming verifier, not a larger bound.
+MAX_ENTRIES_FILE_SIZE = 4 * 1024**3
+#: Openings hold released records, so evidence may be larger than the entries.
+MAX_EVIDENCE_FILE_SIZE = 4 * 1024**3
+#: A checkpoint note: three body lines and at most note.MAX_SIGNATURES signature lines of ~120 bytes.
+MAX_CHECKPOINT_SIZE = 64 * 1024
+#: Bounds the directory listing and the file reads it causes (one checkpoint per committed batch).
+MAX_CHECKPOINT_FILES = 10_000_000
+
+_CHECKPOINT_NAME = re.compile(r"(0|[1-9][0-9]{0,19})\.note")  # decimal without leading zeros, uint64
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+_SALT_HEX = re.compile(rf"[0-9a-f]{{{2 * SALT_SIZE}}}")
+_EVIDENCE_KEYS = frozenset({"seq", "name", "salt", "value"})
+_MANIFEST_KEYS = frozenset({"format", "origin", "size", "log_keys", "files"})
+_CHUNK = 1024 * 1024
+
+
+class ExportError(Exception):
+    """The directory is not a readable export, or an export cannot be written there."""
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceRow:
+    """One opening held by the evidence store: which commitment of which entry it opens."""
+
+    seq: int
+    name: str
+    opening: Opening
+
+
+@dataclass(frozen=True)
+class ExportContents:
+    """Everything the verifier needs, as read from an export directory (nothing checked yet).
+
+    ``checkpoints`` pairs the size in each file's name with its bytes, sorted by that size.
+    ``malformed_evidence`` holds (0-based line, reason) for evidence lines that are not a
+    well-formed row. ``hash_mismatches`` names every file whose SHA-256 differs from the
+    manifest, that the manifest lists but is missing, or that is present but not listed.
+    """
+
+    manifest: Mapping[str, Any]
+    entries: Sequence[bytes]
+    checkpoints: Sequence[tuple[int, bytes]]
+    evidence: Sequence[EvidenceRow] = ()
+    malformed_evidence: Sequence[tuple[int, str]] = ()
+    hash_mismatches: Sequence[str] = ()
+
+    @property
+    def origin(self) -> str:
+        return str(self.manifest["origin"])
+
+    @property
+    def log_keys(self) -> tuple[str, ...]:
+        return tuple(self.manifest["log_keys"])
+
+
+def split_lines(data: bytes) -> list[bytes]:
+    """The lines of a ``.jsonl`` file without their newlines; a last line may lack its newline."""
+    if not data:
+        return []
+    lines = data.split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()
+    return lines
+
+
+def evidence_row_bytes(seq: int, name: str, opening: Opening) -> bytes:
+    """The canonical evidence line (without newline) for one opening."""
+    return canonical_bytes(
+        {
+            "seq": seq,
+            "name": name,
+            "salt": opening.salt.hex(),
+            "value": base64.b64encode(opening.value).decode("ascii"),
+        }
+    )
+
+
+def parse_evidence_row(line: bytes) -> EvidenceRow:
+    """Read one evidence line strictly; ``ValueError`` says what is wrong, never the value."""
+    try:
+        row = parse_canonical(line)
+    except CanonicalError as exc:
+        raise ValueError(f"not canonical JSON ({exc})") from None
+    if not isinstance(row, dict) or set(row) != _EVIDENCE_KEYS:
+        raise ValueError(f"not an object with exactly the keys {sorted(_EVIDENCE_KEYS)}")
+    seq, name, salt, value = row["seq"], row["name"], row["salt"], row["value"]
+    if type(seq) is not int or seq < 0:
+        raise ValueError("seq: not a non-negative integer")
+    if name not in OPENING_NAMES:
+        raise ValueError("name: not an opening name")
+    if not isinstance(salt, str) or not _SALT_HEX.fullmatch(salt):
+        raise ValueError(f"salt: not {SALT_SIZE} bytes of lower-case hex")
+    if not isinstance(value, str):
+        raise ValueError("value: not a base64 string")
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("value: not base64") from None
+    if base64.b64encode(raw).decode("ascii") != value:
+        raise ValueError("value: not canonical padded base64")
+    try:
+        return EvidenceRow(seq, name, Opening(bytes.fromhex(salt), raw))
+    except CommitmentError as exc:  # pragma: no cover - the salt pattern already fixes its length
+        raise ValueError(str(exc)) from None
+
+
+# --- writing -----------------------------------------------------------------------------------
+
+
+def _write_lines(path: Path, lines: Iterable[bytes]) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    count = 0
+    with path.open("xb") as out:
+        for line in lines:
+            if b"\n" in line:
+                raise ValueError(f"{path.name}: line {count} holds a newline; a line must be one entry")
+            out.write(line + b"\n")
+            digest.update(line + b"\n")
+            count += 1
+    return digest.hexdigest(), count
+
+
+def write_export(
+    directory: str | os.PathLike[str],
+    *,
+    origin: str,
+    log_keys: Sequence[str],
+    entries: Iterable[bytes],
+    checkpoints: Iterable[tuple[int, bytes]],
+    evidence: Iterable[tuple[int, str, Opening]],
+) -> Path:
+    """Write an export into ``directory`` (created if absent, refused if not empty); return its path.
+
+    Entries and checkpoints are written byte for byte as given; nothing is verified here
+    (run the verifier on the result). The manifest is written last, so a directory
+    without one is an interrupted export.
+    """
+    root = Path(directory)
+    if root.exists() or root.is_symlink():
+        if not root.is_dir() or root.is_symlink():
+            raise ExportError(f"{root} exists and is not a directory")
+        if any(root.iterdir()):
+            raise ExportError(f"{root} is not empty; an export goes into a new directory")
+    if not log_keys:
+        raise ValueError("log_keys must hold at least the log's first key")
+    root.mkdir(parents=True, exist_ok=True)
+    files: dict[str, str] = {}
+    files[ENTRIES_FILE], size = _write_lines(root / ENTRIES_FILE, entries)
+    (root / CHECKPOINTS_DIR).mkdir()
+    for tree_size, note in checkpoints:
+        if type(tree_size) is not int or tree_size < 0:
+            raise ValueError("a checkpoint's size must be a non-negative int")
+        name = f"{CHECKPOINTS_DIR}/{tree_size}.note"
+        if name in files:
+            raise ValueError(f"two checkpoints of size {tree_size}; the layout holds one per size")
+        with (root / name).open("xb") as out:
+            out.write(note)
+        files[name] = hashlib.sha256(note).hexdigest()
+    files[EVIDENCE_FILE], _ = _write_lines(
+        root / EVIDENCE_FILE, (evidence_row_bytes(seq, name, opening) for seq, name, opening in evidence)
+    )
+    manifest = {
+        "format": EXPORT_FORMAT,
+        "origin": origin,
+        "size": size,
+        "log_keys": list(log_keys),
+        "files": files,
+    }
+    try:
+        data = canonical_bytes(manifest)
+    except CanonicalError as exc:
+        raise ExportError(f"the manifest cannot be written as canonical JSON ({exc})") from None
+    with (root / MANIFEST_FILE).open("xb") as out:
+        out.write(data)
+    return root
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+def _read_regular(path: Path, limit: int, what: str, *, missing_ok: bool = False) -> bytes | None:
+    """Read a regular file (not a symlink, device or FIFO) of at most ``limit`` bytes."""
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        if missing_ok:
+            return None
+        raise ExportError(f"{what} is missing") from None
+    except OSError as exc:
+        raise ExportError(f"{what} cannot be read ({exc.strerror})") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise ExportError(f"{what} is not a regular file")
+    if info.st_size > limit:
+        raise ExportError(f"{what} is larger than {limit} bytes")
+    try:
+        with path.open("rb") as handle:
+            return _read_bounded(handle, limit, what)
+    except OSError as exc:
+        raise ExportError(f"{what} cannot be read ({exc.strerror})") from None
+
+
+def _read_bounded(handle: BinaryIO, limit: int, what: str) -> bytes:
+    # The size from lstat can change under us; the read itself is bounded too.
+    chunks: list[bytes] = []
+    total = 0
+    while chunk := handle.read(min(_CHUNK, limit + 1 - total)):
+        chunks.append(chunk)
+        total += len(chunk)
+        if total > limit:
+            raise ExportError(f"{what} is larger than {limit} bytes")
+    return b"".join(chunks)
+
+
+def _parse_manifest(data: bytes) -> dict[str, Any]:
+    try:
+        manifest = parse_canonical(data)
+    except CanonicalError as exc:
+        raise ExportError(f"{MANIFEST_FILE} is not canonical JSON ({exc})") from None
+    if not isinstance(manifest, dict) or set(manifest) != _MANIFEST_KEYS:
+        raise ExportError(f"{MANIFEST_FILE} is not an object with exactly the keys {sorted(_MANIFEST_KEYS)}")
+    if manifest["format"] != EXPORT_FORMAT:
+        raise ExportError(f"{MANIFEST_FILE}: format is not {EXPORT_FORMAT!r}")
+    if not isinstance(manifest["origin"], str) or not manifest["origin"]:
+        raise ExportError(f"{MANIFEST_FILE}: origin is not a non-empty string")
+    if type(manifest["size"]) is not int or manifest["size"] < 0:
+        raise ExportError(f"{MANIFEST_FILE}: size is not a non-negative integer")
+    keys = manifest["log_keys"]
+    if not isinstance(keys, list) or not keys or not all(isinstance(k, str) for k in keys):
+        raise ExportError(f"{MANIFEST_FILE}: log_keys is not a non-empty list of key strings")
+    files = manifest["files"]
+    if not isinstance(files, dict) or not all(
+        isinstance(h, str) and _SHA256_HEX.fullmatch(h) for h in files.values()
+    ):
+        raise ExportError(f"{MANIFEST_FILE}: files is not an object of SHA-256 hex digests")
+    return manifest
+
+
+def _list_checkpoints(directory: Path) -> tuple[list[tuple[int, Path]], list[str]]:
+    """The ``<size>.note`` files, sorted by size, and the names of anything else (ignored)."""
+    try:
+        info = directory.lstat()
+    except FileNotFoundError:
+        raise ExportError(f"{CHECKPOINTS_DIR}/ is missing") from None
+    if not stat.S_ISDIR(info.st_mode):
+        raise ExportError(f"{CHECKPOINTS_DIR}/ is not a directory")
+    found: list[tuple[int, Path]] = []
+    others: list[str] = []
+    try:
+        with os.scandir(directory) as listing:
+            for item in listing:
+                if len(found) + len(others) >= MAX_CHECKPOINT_FILES:
+                    raise ExportError(f"{CHECKPOINTS_DIR}/ holds more than {MAX_CHECKPOINT_FILES} files")
+                match = _CHECKPOINT_NAME.fullmatch(item.name)
+                if match is None:
+                    others.append(f"{CHECKPOINTS_DIR}/{item.name}")
+                    continue
+                found.append((int(match.group(1)), Path(item.path)))
+    except OSError as exc:
+        raise ExportError(f"{CHECKPOINTS_DIR}/ cannot be listed ({exc.strerror})") from None
+    found.sort(key=lambda pair: pair[0])
+    return found, others
+
+
+def read_export(directory: str | os.PathLike[str]) -> ExportContents:
+    """Read an export directory; ``ExportError`` if it is not one. Nothing is verified here.
+
+    ``entries.jsonl``, ``checkpoints/`` and a valid ``manifest.json`` are required; a
+    missing ``evidence.jsonl`` reads as no openings held (and is noted as a mismatch).
+    """
+    root = Path(directory)
+    try:
+        is_directory = stat.S_ISDIR(root.stat().st_mode)
+    except (OSError, ValueError):
+        is_directory = False
+    if not is_directory:
+        raise ExportError(f"{root} is not a readable directory")
+    manifest_data = _read_regular(root / MANIFEST_FILE, MAX_MANIFEST_SIZE, MANIFEST_FILE)
+    manifest = _parse_manifest(manifest_data or b"")
+    hashes: dict[str, str] = {}
+    entries_data = _read_regular(root / ENTRIES_FILE, MAX_ENTRIES_FILE_SIZE, ENTRIES_FILE) or b""
+    hashes[ENTRIES_FILE] = hashlib.sha256(entries_data).hexdigest()
+    checkpoints: list[tuple[int, bytes]] = []
+    found, others = _list_checkpoints(root / CHECKPOINTS_DIR)
+    for size, path in found:
+        name = f"{CHECKPOINTS_DIR}/{path.name}"
+        note = _read_regular(path, MAX_CHECKPOINT_SIZE, name) or b""
+        hashes[name] = hashlib.sha256(note).hexdigest()
+        checkpoints.append((size, note))
+    evidence: list[EvidenceRow] = []
+    malformed: list[tuple[int, str]] = []
+    evidence_data = _read_regular(
+        root / EVIDENCE_FILE, MAX_EVIDENCE_FILE_SIZE, EVIDENCE_FILE, missing_ok=True
+    )
+    if evidence_data is not None:
+        hashes[EVIDENCE_FILE] = hashlib.sha256(evidence_data).hexdigest()
+        for number, line in enumerate(split_lines(evidence_data)):
+            try:
+                evidence.append(parse_evidence_row(line))
+            except ValueError as exc:
+                malformed.append((number, str(exc)))
+    listed: Mapping[str, str] = manifest["files"]
+    # Files that are not part of the layout are never read; they are noted as unlisted.
+    mismatches = sorted(
+        {name for name in set(listed) | set(hashes) if listed.get(name) != hashes.get(name)} | set(others)
+    )
+    return ExportContents(
+        manifest=manifest,
+        entries=split_lines(entries_data),
+        checkpoints=checkpoints,
+        evidence=evidence,
+        malformed_evidence=malformed,
+        hash_mismatches=mismatches,
+    )
