@@ -328,7 +328,7 @@ def serve_adapter(
 
 @config_app.command("local")
 def config_local(
-    directory: Annotated[Path, typer.Argument(help="Deployment directory holding pki/ and data/.")],
+    directory: Annotated[Path, typer.Argument(help="Deployment directory holding pki/, data/ and keys/.")],
     gateway_port: Annotated[int, typer.Option(help="Gateway port.")] = 7443,
     first_adapter_port: Annotated[
         int, typer.Option(help="Adapters take this port and the next five.")
@@ -341,6 +341,7 @@ def config_local(
     text = render_config(
         pki_dir=directory / "pki",
         data_dir=directory / "data",
+        keys_dir=directory / "keys",
         gateway_port=gateway_port,
         adapter_ports={a: first_adapter_port + i for i, a in enumerate(AGENCIES)},
     )

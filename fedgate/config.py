@@ -27,6 +27,7 @@ __all__ = [
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TRUST_DOMAIN = "fedgate.border.nz"
+DEFAULT_AUDIT_ORIGIN = "fedgate.border.nz/audit/v1"
 _ADDRESS = re.compile(r"^(?:\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$")
 
 
@@ -42,8 +43,19 @@ class GatewayConfig:
     policy_engine: str
     allowlist: Path
     purposes: Path
-    audit_journal: Path
     adapter_timeout_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class AuditConfig:
+    """The audit log: where it is stored, its name, its keys, and group-commit bounds."""
+
+    store_url: str
+    origin: str
+    log_key: Path
+    tag_key: Path
+    max_batch: int
+    max_delay_s: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +76,7 @@ class DeploymentConfig:
     trust_domain: str
     ca: Path
     gateway: GatewayConfig
+    audit: AuditConfig
     adapters: dict[str, AdapterConfig]
 
 
@@ -137,10 +150,10 @@ def load_config(path: Path) -> DeploymentConfig:
         policy_engine=engine,
         allowlist=gw.file("allowlist", str(REPO_ROOT / "policies" / "interim_allowlist.yaml")),
         purposes=gw.file("purposes", str(REPO_ROOT / "policies" / "purposes.yaml")),
-        audit_journal=gw.file("audit_journal", must_exist=False),
         adapter_timeout_s=timeout_ms / 1000,
     )
     gw.done()
+    audit = _audit_section(_Section(path, "audit", top.get("audit", dict)))
     adapters_raw = top.get("adapters", dict, {})
     adapters: dict[str, AdapterConfig] = {}
     for agency, section_raw in adapters_raw.items():
@@ -161,13 +174,48 @@ def load_config(path: Path) -> DeploymentConfig:
         )
         s.done()
     top.done()
-    return DeploymentConfig(source=path, trust_domain=trust_domain, ca=ca, gateway=gateway, adapters=adapters)
+    return DeploymentConfig(
+        source=path, trust_domain=trust_domain, ca=ca, gateway=gateway, audit=audit, adapters=adapters
+    )
+
+
+def _audit_section(s: _Section) -> AuditConfig:
+    where = f"{s.path}: audit"
+    has_path, has_url = "path" in s.raw, "url" in s.raw
+    if has_path == has_url:
+        raise ConfigError(f"{where}: give exactly one of path (SQLite file) or url (SQLAlchemy URL)")
+    if has_path:
+        store_url = "sqlite:///" + str(s.file("path", must_exist=False))
+    else:
+        store_url = s.get("url", str)
+        if not re.match(r"^(sqlite|postgresql)(\+\w+)?://", store_url):
+            raise ConfigError(f"{where}.url: must be a sqlite:// or postgresql:// SQLAlchemy URL")
+    origin = s.get("origin", str, DEFAULT_AUDIT_ORIGIN)
+    if not re.fullmatch(r"[\x21-\x7e]+", origin) or "+" in origin:
+        raise ConfigError(f"{where}.origin: printable ASCII without spaces or '+'")
+    max_batch = s.get("max_batch", int, 512)
+    if not 1 <= max_batch <= 10_000:
+        raise ConfigError(f"{where}.max_batch: must be 1..10000")
+    max_delay_ms = s.get("max_delay_ms", float, 2.0)
+    if not 0 <= max_delay_ms <= 1000:
+        raise ConfigError(f"{where}.max_delay_ms: must be 0..1000")
+    config = AuditConfig(
+        store_url=store_url,
+        origin=origin,
+        log_key=s.file("log_key"),
+        tag_key=s.file("tag_key"),
+        max_batch=max_batch,
+        max_delay_s=max_delay_ms / 1000,
+    )
+    s.done()
+    return config
 
 
 def render_config(
     *,
     pki_dir: Path,
     data_dir: Path,
+    keys_dir: Path,
     gateway_port: int,
     adapter_ports: dict[str, int],
     trust_domain: str = DEFAULT_TRUST_DOMAIN,
@@ -184,8 +232,12 @@ def render_config(
         f'listen = "127.0.0.1:{gateway_port}"',
         f'cert = "{pki_dir / "gateway" / "cert.pem"}"',
         f'key = "{pki_dir / "gateway" / "key.pem"}"',
-        f'audit_journal = "{data_dir / "audit.sqlite"}"',
         "adapter_timeout_ms = 2000",
+        "",
+        "[audit]",
+        f'path = "{data_dir / "audit.sqlite"}"',
+        f'log_key = "{keys_dir / "log.key"}"',
+        f'tag_key = "{keys_dir / "tag.key"}"',
     ]
     for agency, port in adapter_ports.items():
         lines += [

@@ -24,7 +24,8 @@ from rich.rule import Rule
 from agency_adapters.server import AdapterServer
 from agency_adapters.synthetic import generate
 from fedgate.client import LookupClient
-from fedgate.config import load_config, render_config
+from fedgate.config import DEFAULT_AUDIT_ORIGIN, load_config, render_config
+from fedgate.keys import generate_log_key, generate_tag_key
 from fedgate.model import AGENCIES
 from fedgate.pki import init_pki
 from fedgate.render import lookup_panel
@@ -160,6 +161,9 @@ def _prepare(keep: Path | None, people: int, seed: int) -> tuple[Path, dict[str,
     base.mkdir(parents=True, exist_ok=True)
     if not (base / "pki" / "ca.pem").exists():
         init_pki(base / "pki")
+    if not (base / "keys" / "log.key").exists():
+        generate_log_key(base / "keys", DEFAULT_AUDIT_ORIGIN)
+        generate_tag_key(base / "keys" / "tag.key")
     if not (base / "data" / "subjects_of_interest.json").exists():
         generate(base / "data", people=people, seed=seed)
     text = (base / "data" / "subjects_of_interest.json").read_text()
@@ -178,7 +182,11 @@ async def run_demo(*, people: int, seed: int, keep: Path | None) -> int:
         config_path = base / "fedgate.toml"
         config_path.write_text(
             render_config(
-                pki_dir=pki_dir, data_dir=data_dir, gateway_port=0, adapter_ports=dict.fromkeys(AGENCIES, 0)
+                pki_dir=pki_dir,
+                data_dir=data_dir,
+                keys_dir=base / "keys",
+                gateway_port=0,
+                adapter_ports=dict.fromkeys(AGENCIES, 0),
             )
         )
         with console.status("starting six adapters and the gateway on loopback…"):
@@ -190,6 +198,7 @@ async def run_demo(*, people: int, seed: int, keep: Path | None) -> int:
                 render_config(
                     pki_dir=pki_dir,
                     data_dir=data_dir,
+                    keys_dir=base / "keys",
                     gateway_port=0,
                     adapter_ports={a: s.port for a, s in adapters.items()},
                 )
@@ -240,12 +249,14 @@ async def run_demo(*, people: int, seed: int, keep: Path | None) -> int:
                 return 1
             console.print(lookup_panel(f"answer to {sc.requester}", response))
             console.print()
-        entries = gateway.journal.entries() if hasattr(gateway.journal, "entries") else []
+        size = await asyncio.to_thread(gateway.store.size)
+        checkpoint = await asyncio.to_thread(gateway.store.latest_checkpoint)
         console.print(Rule())
         console.print(
-            f"audit journal: {len(entries)} entries, each durable before its answer was sent "
-            f"({cfg.gateway.audit_journal})"
+            f"audit log: {size} entries, each durable before its answer was sent; latest signed checkpoint:\n"
         )
+        console.print((checkpoint or b"").decode(), markup=False, highlight=False)
+        console.print(f"log: {cfg.audit.store_url}   verifier key: {base / 'keys' / 'log.pub'}")
         return 0
     finally:
         with console.status("shutting down…"):

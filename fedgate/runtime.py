@@ -12,9 +12,10 @@ from agency_adapters.mapping import load_mapping
 from agency_adapters.server import AdapterServer, build_adapter_server
 from agency_adapters.source import SQLRecordSource
 from fedgate.config import DeploymentConfig
+from fedgate.keys import load_log_signer, load_tag_key
 from fedgate.tls import channel_credentials, server_credentials
+from gateway.audit_store import SQLAuditStore
 from gateway.fanout import AdapterPool
-from gateway.journal import SQLiteAuditJournal
 from gateway.policy import AllowListPolicyEngine, FailClosedPolicy
 from gateway.server import GatewayServer, build_gateway_server
 from gateway.validation import PurposeRegister
@@ -32,15 +33,20 @@ def build_gateway(config: DeploymentConfig, *, listen: str | None = None) -> Gat
         channel_credentials(config.ca, gw.cert, gw.key),
         trust_domain=config.trust_domain,
     )
+    audit = config.audit
+    store = SQLAuditStore(audit.store_url, signer=load_log_signer(audit.log_key), origin=audit.origin)
     return build_gateway_server(
         listen=listen or gw.listen,
         credentials=server_credentials(gw.cert, gw.key, config.ca),
         policy=policy,
         adapters=adapters,
-        journal=SQLiteAuditJournal(gw.audit_journal),
+        store=store,
+        tag_key=load_tag_key(audit.tag_key),
         purposes=PurposeRegister.load(gw.purposes),
         trust_domain=config.trust_domain,
         adapter_timeout_s=gw.adapter_timeout_s,
+        max_batch=audit.max_batch,
+        max_delay_s=audit.max_delay_s,
     )
 
 

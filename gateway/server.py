@@ -1,9 +1,11 @@
-"""Assemble the gateway's gRPC server: lookup service, health, reflection, error mapping.
+"""Assemble the gateway's gRPC server: lookups, the audit log service, health, reflection.
 
 The server always requires a client certificate from the configured CA
 (``fedgate.tls.server_credentials`` has no switch to turn that off). Health is
-``SERVING`` only while the policy is loaded and the audit journal accepts
-reads; it is re-checked periodically.
+``SERVING`` only while the audit store is readable and writable (re-checked
+periodically). Shutdown is graceful: stop taking calls, let in-flight lookups
+finish, flush the group committer (its last batch is committed and its
+checkpoint signed), then close channels and the store.
 """
 
 from __future__ import annotations
@@ -13,18 +15,21 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from fedgate.health import HealthWatch
-from fedgate.v1 import gateway_pb2, gateway_pb2_grpc
+from fedgate.v1 import audit_pb2, audit_pb2_grpc, gateway_pb2, gateway_pb2_grpc
+from gateway.audit_service import AuditLogService
+from gateway.audit_store import AuditStore
 from gateway.fanout import AdapterPool
+from gateway.group_commit import DEFAULT_MAX_BATCH, DEFAULT_MAX_DELAY_S, GroupCommitter
 from gateway.interceptors import ErrorMappingInterceptor
-from gateway.journal import AuditJournal
+from gateway.journal import AuditWriter
 from gateway.policy import PolicyEngine
 from gateway.service import LookupService
 from gateway.validation import PurposeRegister
 
 __all__ = ["GatewayServer", "build_gateway_server"]
 
-
 SERVICE_NAME = gateway_pb2.DESCRIPTOR.services_by_name["FederatedLookupService"].full_name
+AUDIT_SERVICE_NAME = audit_pb2.DESCRIPTOR.services_by_name["AuditLogService"].full_name
 
 
 class GatewayServer:
@@ -33,25 +38,31 @@ class GatewayServer:
         server: grpc.aio.Server,
         port: int,
         adapters: AdapterPool,
-        journal: AuditJournal,
+        store: AuditStore,
+        committer: GroupCommitter | None,
         health_watch: HealthWatch,
     ) -> None:
         self.server = server
         self.port = port
         self.adapters = adapters
-        self.journal = journal
+        self.store = store
+        self.committer = committer
         self.health = health_watch
 
     async def start(self) -> None:
+        if self.committer is not None:
+            await self.committer.start()
         await self.server.start()
         await self.health.start()
 
     async def stop(self, grace: float | None = 5.0) -> None:
-        """Stop taking lookups, let in-flight ones finish within ``grace``, then close."""
+        """Stop taking lookups, let in-flight ones finish within ``grace``, flush the log, close."""
         await self.health.stop()
         await self.server.stop(grace)
+        if self.committer is not None:
+            await self.committer.close()
         await self.adapters.close()
-        self.journal.close()
+        self.store.close()
 
 
 def build_gateway_server(
@@ -60,31 +71,49 @@ def build_gateway_server(
     credentials: grpc.ServerCredentials,
     policy: PolicyEngine,
     adapters: AdapterPool,
-    journal: AuditJournal,
+    store: AuditStore,
+    tag_key: bytes,
     purposes: PurposeRegister,
     trust_domain: str,
     adapter_timeout_s: float = 2.0,
+    audit_writer: AuditWriter | None = None,
+    max_batch: int = DEFAULT_MAX_BATCH,
+    max_delay_s: float = DEFAULT_MAX_DELAY_S,
 ) -> GatewayServer:
+    """Build (not start) the gateway. ``audit_writer`` replaces the group committer (tests only)."""
+    committer = None
+    if audit_writer is None:
+        committer = GroupCommitter(store, max_batch=max_batch, max_delay_s=max_delay_s)
+        audit_writer = committer
     server = grpc.aio.server(interceptors=[ErrorMappingInterceptor()], options=[("grpc.so_reuseport", 0)])
     gateway_pb2_grpc.add_FederatedLookupServiceServicer_to_server(
         LookupService(
             policy=policy,
             adapters=adapters,
-            journal=journal,
+            audit=audit_writer,
+            tag_key=tag_key,
             purposes=purposes,
             trust_domain=trust_domain,
             adapter_timeout_s=adapter_timeout_s,
         ),
         server,
     )
+    audit_pb2_grpc.add_AuditLogServiceServicer_to_server(
+        AuditLogService(store, trust_domain=trust_domain), server
+    )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
-        (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
+        (
+            SERVICE_NAME,
+            AUDIT_SERVICE_NAME,
+            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+            reflection.SERVICE_NAME,
+        ),
         server,
     )
     port = server.add_secure_port(listen, credentials)
     if port == 0:
         raise OSError(f"cannot listen on {listen}")
-    watch = HealthWatch(health_servicer, (SERVICE_NAME,), journal.check, component="gateway")
-    return GatewayServer(server, port, adapters, journal, watch)
+    watch = HealthWatch(health_servicer, (SERVICE_NAME, AUDIT_SERVICE_NAME), store.check, component="gateway")
+    return GatewayServer(server, port, adapters, store, committer, watch)

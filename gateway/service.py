@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,13 +28,15 @@ import grpc
 import structlog
 
 from fedgate import convert
+from fedgate.audit.commitments import CommitmentError
 from fedgate.identity import IdentityError, PeerIdentity, identity_from_auth_context
 from fedgate.model import AGENCIES, AgencyStatus, Record
 from fedgate.v1 import gateway_pb2, gateway_pb2_grpc
 from gateway.answer import AgencyAnswer
+from gateway.audit_entries import lookup_entries
 from gateway.errors import PermissionDenied, ServiceUnavailable, Unauthenticated
 from gateway.fanout import AdapterOutcome, AdapterPool
-from gateway.journal import AuditJournal, AuditUnavailable, Receipt
+from gateway.journal import AuditUnavailable, AuditWriter, Receipt
 from gateway.policy import Plan, PlanInput, PolicyEngine, RecordDecision, ReleaseInput
 from gateway.validation import LookupQuery, PurposeRegister, validate_lookup
 
@@ -57,14 +58,16 @@ class LookupService(gateway_pb2_grpc.FederatedLookupServiceServicer):
         *,
         policy: PolicyEngine,
         adapters: AdapterPool,
-        journal: AuditJournal,
+        audit: AuditWriter,
+        tag_key: bytes,
         purposes: PurposeRegister,
         trust_domain: str,
         adapter_timeout_s: float = 2.0,
     ) -> None:
         self._policy = policy
         self._adapters = adapters
-        self._journal = journal
+        self._audit = audit
+        self._tag_key = tag_key
         self._purposes = purposes
         self._trust_domain = trust_domain
         self._adapter_timeout_s = adapter_timeout_s
@@ -112,11 +115,23 @@ class LookupService(gateway_pb2_grpc.FederatedLookupServiceServicer):
             if answer.status is AgencyStatus.DISCLOSED:
                 await self._release(requester, query, answer)
         # 6. audit, durable before the answer
-        entries = [self._audit_entry(request_id, requester, query, plan, a) for a in answers]
         try:
-            receipts = await self._journal.append(entries)
-        except AuditUnavailable as exc:
-            log.error("lookup.audit_failed", error=str(exc))
+            pending = lookup_entries(
+                request_id=request_id,
+                requester=requester,
+                query=query,
+                plan=plan,
+                answers=answers,
+                tag_key=self._tag_key,
+            )
+            receipts = await self._audit.append(pending)
+        except (AuditUnavailable, CommitmentError) as exc:
+            # AuditUnavailable messages name the failure class only; nothing else is logged.
+            log.error(
+                "lookup.audit_failed",
+                error=type(exc).__name__,
+                detail=str(exc) if isinstance(exc, AuditUnavailable) else "",
+            )
             raise ServiceUnavailable("audit store unavailable; nothing was disclosed") from None
         # 7. answer
         log.info(
@@ -227,52 +242,6 @@ class LookupService(gateway_pb2_grpc.FederatedLookupServiceServicer):
         elif not released:
             # Everything found was withheld silently: to the requester this is no match.
             answer.status = AgencyStatus.NO_MATCH
-
-    @staticmethod
-    def _audit_entry(
-        request_id: str, requester: str, query: LookupQuery, plan: Plan, answer: AgencyAnswer
-    ) -> dict[str, Any]:
-        refused = answer.status is AgencyStatus.REFUSED
-        grants: Sequence[Any] = answer.plan.grants if answer.plan else ()
-        released: dict[str, list[str]] = {}
-        for r in answer.records:
-            released.setdefault(r.category, [])
-            for name in r.fields:
-                if name not in released[r.category]:
-                    released[r.category].append(name)
-        return {
-            "v": 0,
-            "kind": "refusal" if refused else "disclosure",
-            "time": datetime.now(UTC).isoformat(timespec="microseconds"),
-            "request_id": request_id,
-            "requester_agency": requester,
-            "officer_id": query.officer_id,
-            "case_reference": query.case_reference,
-            "purpose": query.purpose,
-            "emergency": query.emergency,
-            "target_agency": answer.agency,
-            "status": answer.status.value,
-            # No personal data: the subject only by kind and identifier kinds until the
-            # audit trail adds salted commitments (audit issue).
-            "subject_kind": query.subject.kind.value,
-            "identifier_kinds": sorted({i.kind for i in query.subject.identifiers}),
-            "policy": {"bundle_digest": plan.bundle_digest, "decision_id": plan.decision_id},
-            "legal_basis": [
-                {
-                    "mou_id": g.basis.mou_id,
-                    "clause": g.basis.clause,
-                    "statute_refs": list(g.basis.statute_refs),
-                    "decision_code": g.basis.decision_code,
-                    "category": g.category,
-                }
-                for g in grants
-            ],
-            "refusal_code": answer.refusal[0] if answer.refusal else None,
-            "records_released": len(answer.records),
-            "fields_released": {k: sorted(v) for k, v in sorted(released.items())},
-            "withheld": [{"category": w.category, "field": w.field, "code": w.code} for w in answer.withheld],
-            "withheld_silently": [{"category": c, "code": code} for c, code in answer.withheld_silently],
-        }
 
     @staticmethod
     def _result_proto(answer: AgencyAnswer, receipt: Receipt) -> gateway_pb2.AgencyResult:

@@ -2,7 +2,7 @@
 
 The deployment is the production code path (``fedgate.runtime``-style
 assembly): six adapter gRPC servers over SQLite, the gateway over mTLS on port
-0, the interim allow-list policy and a durable journal. Fakes replace a part
+0, the interim allow-list policy and the signed audit log. Fakes replace a part
 only where a test needs that part to misbehave.
 """
 
@@ -23,18 +23,23 @@ from agency_adapters.mapping import default_mapping_path, load_mapping
 from agency_adapters.server import AdapterServer, build_adapter_server
 from agency_adapters.source import SQLRecordSource
 from agency_adapters.synthetic import generate
+from fedgate.audit.note import Signer
 from fedgate.client import LookupClient
 from fedgate.model import AGENCIES
 from fedgate.pki import PKILayout, init_pki
 from fedgate.tls import channel_credentials, server_credentials
+from gateway.audit_store import SQLAuditStore
 from gateway.fanout import AdapterPool
-from gateway.journal import AuditJournal, SQLiteAuditJournal
+from gateway.journal import AuditWriter
 from gateway.policy import AllowListPolicyEngine, FailClosedPolicy, PolicyEngine
 from gateway.server import GatewayServer, build_gateway_server
 from gateway.validation import PurposeRegister
 
 ROOT = Path(__file__).resolve().parent.parent
 TRUST_DOMAIN = "fedgate.border.nz"
+AUDIT_ORIGIN = "fedgate.border.nz/audit/test"
+#: Subject tag key of test deployments (a real one comes from `fedgate audit keygen`).
+TAG_KEY = bytes.fromhex("5a" * 32)
 DEMO_PEOPLE = 400
 DEMO_SEED = 7
 
@@ -111,8 +116,18 @@ class Deployment:
     pki: PKILayout
     gateway: GatewayServer
     adapters: dict[str, AdapterServer]
-    journal: AuditJournal
+    store: SQLAuditStore
+    signer: Signer
+    tag_key: bytes
     extra: list[Any] = field(default_factory=list)
+
+    def audit_entries(self) -> list[dict[str, Any]]:
+        """Every entry of the audit log, parsed."""
+        return [json.loads(e) for e in self.store.entries(0, self.store.size())]
+
+    def audit_leaves(self) -> dict[int, bytes]:
+        """Log index -> RFC 6962 leaf hash, from the store."""
+        return dict(enumerate(self.store.leaf_hashes(self.store.size())))
 
     @property
     def address(self) -> str:
@@ -147,11 +162,11 @@ async def start_adapter(
 async def start_deployment(
     pki: PKILayout,
     data_dir: Path,
-    journal_path: Path,
+    audit_path: Path,
     *,
     addresses: Mapping[str, str] | None = None,
     policy: PolicyEngine | None = None,
-    journal: AuditJournal | None = None,
+    audit_writer: AuditWriter | None = None,
     adapter_timeout_s: float = 2.0,
 ) -> Deployment:
     """Start the six real adapters (unless ``addresses`` overrides some) and the gateway."""
@@ -162,7 +177,8 @@ async def start_deployment(
             adapters[agency] = await start_adapter(pki, data_dir, agency)
             resolved[agency] = f"127.0.0.1:{adapters[agency].port}"
     gw = pki.gateway
-    journal = journal or SQLiteAuditJournal(journal_path)
+    signer = Signer.generate(AUDIT_ORIGIN)
+    store = SQLAuditStore(f"sqlite:///{audit_path}", signer=signer, origin=AUDIT_ORIGIN)
     gateway = build_gateway_server(
         listen="127.0.0.1:0",
         credentials=server_credentials(gw.cert, gw.key, pki.ca_cert),
@@ -171,13 +187,17 @@ async def start_deployment(
         adapters=AdapterPool(
             resolved, channel_credentials(pki.ca_cert, gw.cert, gw.key), trust_domain=TRUST_DOMAIN
         ),
-        journal=journal,
+        store=store,
+        tag_key=TAG_KEY,
+        audit_writer=audit_writer,
         purposes=PurposeRegister.load(ROOT / "policies" / "purposes.yaml"),
         trust_domain=TRUST_DOMAIN,
         adapter_timeout_s=adapter_timeout_s,
     )
     await gateway.start()
-    return Deployment(pki=pki, gateway=gateway, adapters=adapters, journal=journal)
+    return Deployment(
+        pki=pki, gateway=gateway, adapters=adapters, store=store, signer=signer, tag_key=TAG_KEY
+    )
 
 
 async def stop_deployment(dep: Deployment) -> None:

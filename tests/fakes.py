@@ -1,4 +1,4 @@
-"""Fakes for the parts a test needs to misbehave: adapters, journals, policy engines.
+"""Fakes for the parts a test needs to misbehave: adapters, audit writers, policy engines.
 
 Fake adapters are real gRPC servers with real mTLS (the adapter certificates of
 the project's PKI); only their answers are scripted.
@@ -12,6 +12,7 @@ from typing import Any
 
 import grpc
 
+from fedgate.audit.entry import PendingEntry
 from fedgate.pki import PKILayout
 from fedgate.tls import server_credentials
 from fedgate.v1 import adapter_pb2, adapter_pb2_grpc, common_pb2
@@ -78,21 +79,15 @@ async def start_fake_adapter(
     return server, f"127.0.0.1:{port}"
 
 
-class FailingJournal:
-    """An audit store that cannot take entries (disk full, read-only, connection lost)."""
+class FailingAuditWriter:
+    """An audit log that cannot take entries (disk full, read-only, connection lost)."""
 
     def __init__(self) -> None:
         self.attempts = 0
 
-    async def append(self, entries: Sequence[Mapping[str, Any]]) -> list[Receipt]:
+    async def append(self, pending: Sequence[PendingEntry]) -> list[Receipt]:
         self.attempts += 1
-        raise AuditUnavailable("audit journal write failed: OperationalError")
-
-    def check(self) -> None:
-        raise AuditUnavailable("audit journal unreadable")
-
-    def close(self) -> None:
-        pass
+        raise AuditUnavailable("audit append failed (OperationalError)")
 
 
 class RaisingPolicy:

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from fedgate.keys import generate_log_key, generate_tag_key
 from fedgate.model import AGENCIES
 from fedgate.pki import PKILayout
 
@@ -39,7 +40,8 @@ def test_demo_runs_end_to_end_and_exits_zero(tmp_path: Path) -> None:
     for status in ("DISCLOSED", "PARTIAL", "REFUSED", "NO_MATCH"):
         assert status in out
     assert "INVALID_ARGUMENT: subject.identifiers[0].passport.issuing_country" in out
-    assert "audit journal: " in out
+    assert "audit log: 35 entries" in out
+    assert "fedgate.border.nz/audit/v1\n35\n" in out
     assert (tmp_path / "demo" / "data" / "audit.sqlite").exists()
 
 
@@ -80,6 +82,8 @@ def served(tmp_path: Path, pki: PKILayout, data_dir: Path) -> Iterator[tuple[str
     base.mkdir()
     (base / "pki").symlink_to(pki.root)
     shutil.copytree(data_dir, base / "data")
+    generate_log_key(base / "keys", "fedgate.border.nz/audit/v1")
+    generate_tag_key(base / "keys" / "tag.key")
     assert (
         _run(
             "config",

@@ -14,6 +14,9 @@ def _files(tmp_path: Path) -> Path:
     for rel in ("ca.pem", "gateway/cert.pem", "gateway/key.pem"):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text("pem")
+    (tmp_path / "keys").mkdir(exist_ok=True)
+    for name in ("log.key", "tag.key"):
+        (tmp_path / "keys" / name).write_text("key")
     for agency in AGENCIES:
         for name in ("cert.pem", "key.pem"):
             (tmp_path / "adapters" / agency).mkdir(parents=True, exist_ok=True)
@@ -23,6 +26,7 @@ def _files(tmp_path: Path) -> Path:
 
 def _valid(tmp_path: Path) -> str:
     return render_config(
+        keys_dir=tmp_path / "keys",
         pki_dir=_files(tmp_path),
         data_dir=tmp_path / "data",
         gateway_port=7443,
@@ -69,3 +73,42 @@ def test_missing_certificate_is_rejected(tmp_path: Path) -> None:
     (tmp_path / "adapters" / "mpi" / "key.pem").unlink()
     with pytest.raises(ConfigError, match=r"adapters\.mpi\.key: file not found"):
         load_config(path)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda t: t.replace("[audit]", "[audit]\nurl = 'sqlite:///x.db'"), r"exactly one of path .* or url"),
+        (lambda t: t.replace("path = ", "url = 'mysql://x' #"), r"audit\.url: must be a sqlite"),
+        (lambda t: t.replace("[audit]", "[audit]\norigin = 'has space'"), r"audit\.origin"),
+        (lambda t: t.replace("[audit]", "[audit]\nmax_batch = 0"), r"audit\.max_batch"),
+        (lambda t: t.replace("[audit]", "[audit]\nsigning_key = 'x'"), r"audit\.signing_key: unknown key"),
+    ],
+)
+def test_invalid_audit_section_is_rejected(tmp_path: Path, edit: object, message: str) -> None:
+    """The audit section takes one store, a valid origin and sane batch bounds, and nothing unknown."""
+    path = tmp_path / "f.toml"
+    path.write_text(edit(_valid(tmp_path)))  # type: ignore[operator]
+    with pytest.raises(ConfigError, match=message):
+        load_config(path)
+
+
+def test_audit_keys_must_exist(tmp_path: Path) -> None:
+    """A missing log signing key stops the gateway at load, naming the key."""
+    path = tmp_path / "f.toml"
+    path.write_text(_valid(tmp_path))
+    (tmp_path / "keys" / "log.key").unlink()
+    with pytest.raises(ConfigError, match=r"audit\.log_key: file not found"):
+        load_config(path)
+
+
+def test_audit_store_url_from_path_or_url(tmp_path: Path) -> None:
+    """A path becomes a SQLite URL; a PostgreSQL URL is taken as given."""
+    path = tmp_path / "f.toml"
+    path.write_text(_valid(tmp_path))
+    assert load_config(path).audit.store_url == f"sqlite:///{tmp_path / 'data' / 'audit.sqlite'}"
+    text = _valid(tmp_path)
+    start = text.index("path = ")
+    end = text.index("\n", start)
+    path.write_text(text[:start] + "url = 'postgresql+psycopg://fedgate@db/audit'" + text[end:])
+    assert load_config(path).audit.store_url == "postgresql+psycopg://fedgate@db/audit"

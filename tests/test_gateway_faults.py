@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,7 +15,7 @@ from fedgate.pki import PKILayout
 from fedgate.v1 import common_pb2, gateway_pb2
 from gateway.policy import FailClosedPolicy
 from tests.conftest import Deployment, start_deployment, stop_deployment
-from tests.fakes import FailingJournal, FakeAdapterService, RaisingPolicy, start_fake_adapter
+from tests.fakes import FailingAuditWriter, FakeAdapterService, RaisingPolicy, start_fake_adapter
 
 
 def _request() -> gateway_pb2.LookupRequest:
@@ -186,21 +185,22 @@ async def test_audit_failure_discloses_nothing(
     pki: PKILayout, data_dir: Path, tmp_path: Path, harness: _Harness
 ) -> None:
     """If the audit store cannot take the entries, the caller gets UNAVAILABLE and no records."""
-    journal = FailingJournal()
-    dep = await start_deployment(pki, data_dir, tmp_path / "audit.sqlite", journal=journal)
+    writer = FailingAuditWriter()
+    dep = await start_deployment(pki, data_dir, tmp_path / "audit.sqlite", audit_writer=writer)
     harness.deployments.append(dep)
     async with dep.client("customs") as client:
         with pytest.raises(grpc.aio.AioRpcError) as info:
             await client.lookup(_request())
     assert info.value.code() == grpc.StatusCode.UNAVAILABLE
     assert "nothing was disclosed" in (info.value.details() or "")
-    assert journal.attempts == 1
+    assert writer.attempts == 1
+    assert dep.store.size() == 0
 
 
 async def test_policy_failure_refuses_and_is_audited(
     pki: PKILayout, data_dir: Path, tmp_path: Path, harness: _Harness
 ) -> None:
-    """A crashing policy engine refuses every agency, and each refusal is in the audit journal."""
+    """A crashing policy engine refuses every agency, and each refusal is in the audit log."""
     dep = await start_deployment(
         pki, data_dir, tmp_path / "audit.sqlite", policy=FailClosedPolicy(RaisingPolicy())
     )
@@ -209,13 +209,13 @@ async def test_policy_failure_refuses_and_is_audited(
         response = await client.lookup(_request())
     assert set(_statuses(response).values()) == {"REFUSED"}
     assert {r.refusal.code for r in response.results} == {"FG-POLICY-ERROR"}
-    entries = [json.loads(e) for _, _, e in dep.journal.entries()]  # type: ignore[attr-defined]
+    entries = dep.audit_entries()
     assert [e["kind"] for e in entries] == ["refusal"] * 5
     assert {e["refusal_code"] for e in entries} == {"FG-POLICY-ERROR"}
 
 
-class _BrokenJournal(FailingJournal):
-    async def append(self, entries: Any) -> Any:
+class _BrokenAuditWriter(FailingAuditWriter):
+    async def append(self, pending: Any) -> Any:
         raise RuntimeError("disk controller says /var/lib/secret-path is on fire")
 
 
@@ -223,7 +223,7 @@ async def test_unexpected_error_is_internal_without_detail(
     pki: PKILayout, data_dir: Path, tmp_path: Path, harness: _Harness
 ) -> None:
     """An unexpected exception becomes INTERNAL with a correlation id only: no internals, no disclosure."""
-    dep = await start_deployment(pki, data_dir, tmp_path / "audit.sqlite", journal=_BrokenJournal())
+    dep = await start_deployment(pki, data_dir, tmp_path / "audit.sqlite", audit_writer=_BrokenAuditWriter())
     harness.deployments.append(dep)
     async with dep.client("customs") as client:
         with pytest.raises(grpc.aio.AioRpcError) as info:

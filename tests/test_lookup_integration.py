@@ -1,8 +1,7 @@
-"""End to end over real components: six adapters over SQLite, the gateway, mTLS, policy, journal."""
+"""End to end over real components: six adapters over SQLite, the gateway, mTLS, policy, audit log."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import grpc
@@ -64,7 +63,7 @@ def _result(response: gateway_pb2.LookupResponse, agency: str) -> gateway_pb2.Ag
 
 
 def _entries(dep: Deployment) -> list[dict[str, Any]]:
-    return [json.loads(e) for _, _, e in dep.journal.entries()]  # type: ignore[attr-defined]
+    return dep.audit_entries()
 
 
 async def test_passport_lookup_returns_ground_truth_records(
@@ -139,10 +138,10 @@ async def test_refer_only_intelligence_flag_reveals_nothing_but_referral(
 async def test_every_agency_asked_gets_one_audit_entry_with_receipt(
     deployment: Deployment, soi: list[dict[str, Any]]
 ) -> None:
-    """Each per-agency result carries a distinct receipt whose leaf hash is the journal's entry hash."""
+    """Each per-agency result carries a distinct receipt whose leaf hash is the log's leaf hash."""
     async with deployment.client("customs") as client:
         response = await client.lookup(_request(_passport(_by_key(soi, "soi-01"))))
-    stored = {idx: h for idx, h, _ in deployment.journal.entries()}  # type: ignore[attr-defined]
+    stored = deployment.audit_leaves()
     receipts = [(r.audit_receipt.log_index, r.audit_receipt.leaf_hash) for r in response.results]
     assert len({i for i, _ in receipts}) == len(response.results) == 5
     for index, leaf in receipts:
@@ -153,12 +152,12 @@ async def test_every_agency_asked_gets_one_audit_entry_with_receipt(
 
 
 async def test_audit_entries_hold_no_personal_data(deployment: Deployment, soi: list[dict[str, Any]]) -> None:
-    """No name, date of birth or passport number of the subject appears in any journal entry."""
+    """No name, date of birth or passport number of the subject appears in any audit entry."""
     subject = _by_key(soi, "soi-01")
     async with deployment.client("customs") as client:
         await client.lookup(_request(_passport(subject)))
         await client.lookup(_request(_name(subject)))
-    raw = b"".join(e for _, _, e in deployment.journal.entries()).decode()  # type: ignore[attr-defined]
+    raw = b"".join(deployment.store.entries(0, deployment.store.size())).decode()
     c = subject["canonical"]
     for value in (c["passport_number"], c["family_name"], c["given_names"], c["date_of_birth"]):
         assert value not in raw
@@ -207,7 +206,7 @@ async def test_bad_input_is_invalid_argument_naming_the_field(
             violations += [v.field for v in bad.field_violations]
     assert violations
     assert violations[0].startswith(field)
-    assert deployment.journal.entries() == []  # type: ignore[attr-defined]
+    assert deployment.store.size() == 0
 
 
 async def test_gateway_and_adapters_serve_health_and_reflection(deployment: Deployment) -> None:
