@@ -12,6 +12,7 @@ import grpc
 import typer
 from rich.console import Console
 
+from fedgate.audit.cli import audit_app
 from fedgate.model import AGENCIES
 from fedgate.v1 import common_pb2, gateway_pb2
 
@@ -31,6 +32,7 @@ app.add_typer(pki_app, name="pki")
 app.add_typer(data_app, name="data")
 app.add_typer(serve_app, name="serve")
 app.add_typer(config_app, name="config")
+app.add_typer(audit_app, name="audit")
 
 _err = Console(stderr=True)
 

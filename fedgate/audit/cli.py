@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -21,13 +22,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from fedgate.audit.export import ExportError, read_export
-from fedgate.audit.note import MalformedKeyError, Signer, Verifier
+from fedgate.audit.note import MalformedKeyError, Verifier
 from fedgate.audit.verify import VerificationReport, verify_export
 
 __all__ = ["DEFAULT_ORIGIN", "EXIT_UNUSABLE", "MAX_KEY_FILE_SIZE", "audit_app"]
 
 DEFAULT_ORIGIN = "fedgate.border.nz/audit/v1"  # docs/audit-log.md: the log's name and its key's name
 EXIT_UNUSABLE = 2  # docs/audit-log.md: not an export, unreadable
+EXPORT_CHUNK = 10_000  # entries read from the store per query while exporting
 MAX_KEY_FILE_SIZE = 4096  # a key string is under 200 bytes; anything larger is not a key file
 _PRIVATE_KEY_PREFIX = "PRIVATE+KEY+"
 
@@ -135,34 +137,72 @@ def verify(
     raise typer.Exit(report.exit_code)
 
 
-def _write_new(path: Path, data: bytes, mode: int) -> None:
-    # O_EXCL: never follow or replace a file that appeared since the check; the mode is set at creation.
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    with os.fdopen(descriptor, "wb") as out:
-        out.write(data)
-
-
 @audit_app.command()
 def keygen(
     directory: Annotated[
-        Path, typer.Argument(help="Where to write log.key and log.pub.", show_default=False)
+        Path, typer.Argument(help="Where to write log.key, log.pub and tag.key.", show_default=False)
     ],
     origin: Annotated[str, typer.Option(help="The log's origin, which names its key.")] = DEFAULT_ORIGIN,
 ) -> None:
-    """Make a log key: log.key (private, mode 0600) and log.pub (the verifier key auditors use)."""
-    private, public = directory / "log.key", directory / "log.pub"
-    for path in (private, public):
-        if path.exists() or path.is_symlink():
-            raise _unusable(f"{path} exists; refusing to overwrite a log key", False)
+    """Make the log's keys: log.key (private, 0600), log.pub (for auditors), tag.key (subject tags, 0600)."""
+    from fedgate.keys import KeyFileError, generate_log_key, generate_tag_key
+
+    for name in ("log.key", "log.pub", "tag.key"):
+        if (directory / name).exists() or (directory / name).is_symlink():
+            raise _unusable(f"{directory / name} exists; refusing to overwrite a key", False)
     try:
-        signer = Signer.generate(origin)
+        signer = generate_log_key(directory, origin)
+        generate_tag_key(directory / "tag.key")
     except MalformedKeyError:
         raise _unusable("--origin cannot name a key (no spaces or '+')", False) from None
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        _write_new(private, f"{signer.key_string()}\n".encode(), 0o600)
-        _write_new(public, f"{signer.verifier().key_string()}\n".encode(), 0o644)
-    except OSError as exc:
-        raise _unusable(f"cannot write the key files ({exc.strerror})", False) from None
-    _out.print(f"wrote {_printable(str(private))} (keep it secret) and {_printable(str(public))}")
+    except (KeyFileError, OSError) as exc:
+        raise _unusable(f"cannot write the key files ({exc})", False) from None
+    _out.print(
+        f"wrote {_printable(str(directory / 'log.key'))} and {_printable(str(directory / 'tag.key'))} "
+        f"(keep both secret; give tag.key only to auditors who run subject reports) and "
+        f"{_printable(str(directory / 'log.pub'))}:"
+    )
     _out.print(_printable(signer.verifier().key_string()))
+
+
+@audit_app.command()
+def export(
+    directory: Annotated[
+        Path, typer.Argument(help="New directory to write the export into.", show_default=False)
+    ],
+    config: Annotated[Path, typer.Option(help="Deployment TOML file (its [audit] section).")],
+) -> None:
+    """Write a self-contained export of the log (entries, every checkpoint, keys, evidence, manifest)."""
+    from fedgate.audit.export import write_export
+    from fedgate.config import ConfigError, load_config
+    from fedgate.keys import KeyFileError, load_log_signer
+    from gateway.audit_store import SQLAuditStore
+    from gateway.journal import AuditUnavailable
+
+    try:
+        cfg = load_config(config)
+        signer = load_log_signer(cfg.audit.log_key)
+        store = SQLAuditStore(cfg.audit.store_url, signer=signer, origin=cfg.audit.origin, create=False)
+    except (ConfigError, KeyFileError, AuditUnavailable, ValueError) as exc:
+        raise _unusable(str(exc), False) from None
+    try:
+        size = store.size()
+
+        def entries() -> Iterator[bytes]:
+            for start in range(0, size, EXPORT_CHUNK):
+                yield from store.entries(start, min(size, start + EXPORT_CHUNK))
+
+        checkpoints = [(s, note) for s, note in store.checkpoints() if s <= size]
+        write_export(
+            directory,
+            origin=store.origin,
+            log_keys=[signer.verifier().key_string()],
+            entries=entries(),
+            checkpoints=checkpoints,
+            evidence=(row for row in store.all_openings() if row[0] < size),
+        )
+    except (ExportError, AuditUnavailable) as exc:
+        raise _unusable(str(exc), False) from None
+    finally:
+        store.close()
+    _out.print(f"exported {size} entries and {len(checkpoints)} checkpoints to {_printable(str(directory))}")
