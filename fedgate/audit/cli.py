@@ -10,7 +10,6 @@ hostile export cannot drive the auditor's terminal; nothing printed is personal 
 from __future__ import annotations
 
 import json
-import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
