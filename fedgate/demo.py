@@ -23,6 +23,8 @@ from rich.rule import Rule
 
 from agency_adapters.server import AdapterServer
 from agency_adapters.synthetic import generate
+from fedgate.audit.export import read_export
+from fedgate.audit.verify import verify_export
 from fedgate.client import LookupClient
 from fedgate.config import DEFAULT_AUDIT_ORIGIN, load_config, render_config
 from fedgate.keys import generate_log_key, generate_tag_key
@@ -31,6 +33,7 @@ from fedgate.pki import init_pki
 from fedgate.render import lookup_panel
 from fedgate.runtime import build_adapter, build_gateway
 from fedgate.v1 import common_pb2, gateway_pb2
+from gateway.audit_export import export_store
 
 __all__ = ["run_demo"]
 
@@ -255,9 +258,21 @@ async def run_demo(*, people: int, seed: int, keep: Path | None) -> int:
         console.print(
             f"audit log: {size} entries, each durable before its answer was sent; latest signed checkpoint:\n"
         )
-        console.print((checkpoint or b"").decode(), markup=False, highlight=False)
-        console.print(f"log: {cfg.audit.store_url}   verifier key: {base / 'keys' / 'log.pub'}")
-        return 0
+        console.print((checkpoint or b"").decode(), markup=False, highlight=False, soft_wrap=True)
+        # What an auditor does: take an export and check it offline with the public key alone.
+        export_dir = base / f"audit-export-{size}"
+        public_key = (base / "keys" / "log.pub").read_text().strip()
+        await asyncio.to_thread(export_store, gateway.store, export_dir, log_keys=[public_key])
+        report = await asyncio.to_thread(verify_export, read_export(export_dir), public_key)
+        verdict = "[bold green]verified[/]" if report.ok else f"[bold red]FAILED: {report.message}[/]"
+        console.print(
+            f"offline verification of the export with the log's public key: {verdict} "
+            f"({report.entries} entries, {report.checkpoints} checkpoints, "
+            f"{report.openings_verified} evidence openings)"
+        )
+        if keep is not None:
+            console.print(f"auditors: fedgate audit verify {export_dir} --key {base / 'keys' / 'log.pub'}")
+        return 0 if report.ok else 1
     finally:
         with console.status("shutting down…"):
             if gateway is not None:

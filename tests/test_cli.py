@@ -41,6 +41,7 @@ def test_demo_runs_end_to_end_and_exits_zero(tmp_path: Path) -> None:
         assert status in out
     assert "INVALID_ARGUMENT: subject.identifiers[0].passport.issuing_country" in out
     assert "audit log: 35 entries" in out
+    assert "offline verification of the export with the log's public key: verified" in out
     assert "fedgate.border.nz/audit/v1\n35\n" in out
     assert (tmp_path / "demo" / "data" / "audit.sqlite").exists()
 

@@ -272,3 +272,24 @@ async def test_adapter_database_loss_is_unhealthy_and_unavailable(
         stub: Any = health_pb2_grpc.HealthStub(channel)
         reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=5)
     assert reply.status == health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+async def test_locked_audit_store_discloses_nothing_then_recovers(
+    pki: PKILayout, data_dir: Path, tmp_path: Path, harness: _Harness
+) -> None:
+    """While another process holds the audit database's write lock lookups fail UNAVAILABLE; then work."""
+    dep = await start_deployment(pki, data_dir, tmp_path / "audit.sqlite")
+    harness.deployments.append(dep)
+    async with dep.client("customs") as client:
+        await client.lookup(_request())
+        before = dep.store.size()
+        with contextlib.closing(sqlite3.connect(tmp_path / "audit.sqlite", isolation_level=None)) as other:
+            other.execute("BEGIN EXCLUSIVE")
+            with pytest.raises(grpc.aio.AioRpcError) as info:
+                await client.lookup(_request(), timeout_s=10.0)
+            other.execute("ROLLBACK")
+        assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert dep.store.size() == before
+        response = await client.lookup(_request())
+    assert len(response.results) == 5
+    assert dep.store.size() == before + 5
