@@ -1,10 +1,16 @@
-"""``fedgate audit``: verify an exported audit log offline, and make a log key pair.
+"""``fedgate audit``: verify an exported audit log offline, make log keys, export, erase, report on a subject.
 
 ``verify DIR --key VKEY_OR_FILE`` exits with the code of ``docs/audit-log.md``: 0 verified,
 2 unusable input (not an export, no usable key), 10-14 the class of the first failure.
+``subject-report DIR --key ... --tag-key FILE IDENTIFIERS`` verifies first and exits with
+the verifier's code unless the export verifies; 0 with or without matching entries.
+``erase --config FILE (--seq N ... | IDENTIFIERS) --authority ... --requested-by ...``
+exits 0 when done, 2 when refused (nothing written) or the store is unavailable, and
+``EXIT_ERASURE_INCOMPLETE`` when the erasure entries were appended but some openings
+could not be deleted (run it again). Identifiers are given as to ``fedgate lookup``.
 Everything printed that comes from the export is stripped of control characters, so a
 hostile export cannot drive the auditor's terminal; nothing printed is personal data
-(the verifier names entries by seq and openings by name).
+(entries are named by seq, openings by name, the subject's identifiers by kind only).
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import json
 import stat
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -23,17 +29,23 @@ from rich.table import Table
 from fedgate.audit.export import ExportError, read_export
 from fedgate.audit.note import MalformedKeyError, Verifier
 from fedgate.audit.verify import VerificationReport, verify_export
+from fedgate.model import Subject
 
-__all__ = ["DEFAULT_ORIGIN", "EXIT_UNUSABLE", "MAX_KEY_FILE_SIZE", "audit_app"]
+if TYPE_CHECKING:
+    from fedgate.audit.erasure import ErasureResult
+    from fedgate.audit.subject_report import ReportedEntry
+
+__all__ = ["DEFAULT_ORIGIN", "EXIT_ERASURE_INCOMPLETE", "EXIT_UNUSABLE", "MAX_KEY_FILE_SIZE", "audit_app"]
 
 DEFAULT_ORIGIN = "fedgate.border.nz/audit/v1"  # docs/audit-log.md: the log's name and its key's name
 EXIT_UNUSABLE = 2  # docs/audit-log.md: not an export, unreadable
+EXIT_ERASURE_INCOMPLETE = 3  # erasure entries appended, some openings still held: run erase again
 EXPORT_CHUNK = 10_000  # entries read from the store per query while exporting
 MAX_KEY_FILE_SIZE = 4096  # a key string is under 200 bytes; anything larger is not a key file
 _PRIVATE_KEY_PREFIX = "PRIVATE+KEY+"
 
 audit_app = typer.Typer(
-    help="Verify an exported disclosure log offline; make log keys.",
+    help="Verify an exported disclosure log offline; make log keys; export; erase evidence; subject reports.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -205,3 +217,339 @@ def export(
     finally:
         store.close()
     _out.print(f"exported {size} entries and {len(checkpoints)} checkpoints to {_printable(str(directory))}")
+
+
+# --- a subject, named by identifiers as `fedgate lookup` takes them -------------------------------
+
+_Passport = Annotated[
+    list[str] | None, typer.Option("--passport", help="NUMBER:COUNTRY, e.g. LA123456:NZL (repeatable).")
+]
+_Given = Annotated[str, typer.Option("--given", help="Given names (with --family and --dob).")]
+_Family = Annotated[str, typer.Option("--family", help="Family name.")]
+_DOB = Annotated[str, typer.Option("--dob", help="Date of birth YYYY-MM-DD.")]
+_IMO = Annotated[str, typer.Option("--imo", help="Vessel IMO number.")]
+_CallSign = Annotated[str, typer.Option("--call-sign", help="Vessel call sign.")]
+_Consignment = Annotated[str, typer.Option("--consignment", help="Consignment id.")]
+_ClientCode = Annotated[str, typer.Option("--client-code", help="Customs client code.")]
+_NZBN = Annotated[str, typer.Option("--nzbn", help="NZ Business Number.")]
+_OrgName = Annotated[str, typer.Option("--org-name", help="Organisation name.")]
+_PLACEHOLDER_REFERENCE = "subject-tags"  # passes validation's case-reference and officer-id rules
+
+
+def _subject(
+    *,
+    passport: list[str] | None,
+    given: str,
+    family: str,
+    dob: str,
+    imo: str,
+    call_sign: str,
+    consignment: str,
+    client_code: str,
+    nzbn: str,
+    org_name: str,
+) -> Subject:
+    """The subject the options name, checked and normalised as the gateway does; ``ValueError`` if not.
+
+    The gateway tags what ``validate_lookup`` returns, so the same function makes the
+    identifiers here: the request's other fields are placeholders it accepts.
+    """
+    from fedgate.convert import subject_to_proto
+    from fedgate.model import (
+        NZBN,
+        CallSign,
+        ConsignmentId,
+        CustomsClientCode,
+        Identifier,
+        ImoNumber,
+        NameAndBirthDate,
+        OrganisationName,
+        PassportNumber,
+    )
+    from fedgate.v1 import gateway_pb2
+    from gateway.errors import InvalidArgument
+    from gateway.validation import ALLOWED_IDENTIFIERS, PurposeRegister, validate_lookup
+
+    identifiers: list[Identifier] = []
+    for value in passport or []:
+        number, _, country = value.partition(":")
+        identifiers.append(PassportNumber(number=number, issuing_country=country))
+    if given or family or dob:
+        identifiers.append(NameAndBirthDate(given_names=given, family_name=family, date_of_birth=dob))
+    for text, make in (
+        (imo, ImoNumber),
+        (call_sign, CallSign),
+        (consignment, ConsignmentId),
+        (client_code, CustomsClientCode),
+        (nzbn, NZBN),
+        (org_name, OrganisationName),
+    ):
+        if text:
+            identifiers.append(make(text))
+    if not identifiers:
+        raise ValueError("name the subject: --passport, --given/--family/--dob, --imo, --call-sign, ...")
+    kind = next(k for k, allowed in ALLOWED_IDENTIFIERS.items() if identifiers[0].kind in allowed)
+    register = PurposeRegister.default()
+    request = gateway_pb2.LookupRequest(
+        subject=subject_to_proto(Subject(kind=kind, identifiers=tuple(identifiers))),
+        purpose=register.codes[0],
+        case_reference=_PLACEHOLDER_REFERENCE,
+        officer_id=_PLACEHOLDER_REFERENCE,
+        emergency=True,  # so that any purpose code passes
+    )
+    try:
+        return validate_lookup(request, register).subject
+    except InvalidArgument as exc:
+        raise ValueError(f"{exc.field.removeprefix('subject.')}: {exc.description}") from None
+
+
+def _identifier_kinds(subject: Subject) -> str:
+    return ", ".join(sorted({identifier.kind for identifier in subject.identifiers}))
+
+
+# --- erase ------------------------------------------------------------------------------------------
+
+
+@audit_app.command()
+def erase(
+    config: Annotated[Path, typer.Option(help="Deployment TOML file (its \\[audit] section).")],
+    authority: Annotated[
+        str,
+        typer.Option(
+            help="The order or schedule that requires the erasure (a reference: kept in clear for ever)."
+        ),
+    ],
+    requested_by: Annotated[
+        str, typer.Option("--requested-by", help="Who asked (a role or office: kept in clear for ever).")
+    ],
+    seq: Annotated[
+        list[int] | None, typer.Option("--seq", min=0, help="Erase this entry's openings (repeatable).")
+    ] = None,
+    opening: Annotated[
+        list[str] | None,
+        typer.Option("--opening", help="subject, released or justification (repeatable; default: all)."),
+    ] = None,
+    passport: _Passport = None,
+    given: _Given = "",
+    family: _Family = "",
+    dob: _DOB = "",
+    imo: _IMO = "",
+    call_sign: _CallSign = "",
+    consignment: _Consignment = "",
+    client_code: _ClientCode = "",
+    nzbn: _NZBN = "",
+    org_name: _OrgName = "",
+) -> None:
+    """Erase evidence: append an erasure entry per entry to the log, then delete its openings.
+
+    Name entries by --seq, or a subject by identifiers as for `fedgate lookup` (all its entries).
+
+    Matching is on exact normalised identifiers: give every identifier and spelling you know.
+    """
+    from fedgate.audit.entry import OPENING_NAMES
+    from fedgate.audit.erasure import ErasureIncomplete, ErasureRefused, erase_entries, erase_subject
+    from fedgate.audit.subject_report import subject_tags
+    from fedgate.config import ConfigError, load_config
+    from fedgate.keys import KeyFileError, load_log_signer, load_tag_key
+    from gateway.audit_store import SQLAuditStore
+    from gateway.journal import AuditUnavailable
+
+    named = [passport, given, family, dob, imo, call_sign, consignment, client_code, nzbn, org_name]
+    if bool(seq) == any(named):
+        raise _unusable("give either --seq or the subject's identifiers, not both and not neither", False)
+    try:
+        cfg = load_config(config)
+        signer = load_log_signer(cfg.audit.log_key)
+        tags: frozenset[str] = frozenset()
+        if not seq:
+            subject = _subject(
+                passport=passport,
+                given=given,
+                family=family,
+                dob=dob,
+                imo=imo,
+                call_sign=call_sign,
+                consignment=consignment,
+                client_code=client_code,
+                nzbn=nzbn,
+                org_name=org_name,
+            )
+            tags = subject_tags(load_tag_key(cfg.audit.tag_key), subject)
+        store = SQLAuditStore(cfg.audit.store_url, signer=signer, origin=cfg.audit.origin, create=False)
+    except (ConfigError, KeyFileError, AuditUnavailable, ValueError) as exc:
+        raise _unusable(str(exc), False) from None
+    names = opening or list(OPENING_NAMES)
+    try:
+        if seq:
+            result = erase_entries(store, seq, authority=authority, requested_by=requested_by, openings=names)
+        else:
+            result = erase_subject(
+                store, tags, authority=authority, requested_by=requested_by, openings=names
+            )
+    except ErasureRefused as exc:
+        raise _unusable(f"refused, nothing erased: {exc}", False) from None
+    except ErasureIncomplete as exc:
+        _erasure_table(exc.result)
+        _err.print(f"[bold red]error:[/] {_printable(str(exc))}")
+        raise typer.Exit(EXIT_ERASURE_INCOMPLETE) from None
+    except AuditUnavailable as exc:
+        raise _unusable(f"{exc}; nothing was erased", False) from None
+    finally:
+        store.close()
+    _erasure_table(result)
+
+
+def _erasure_table(result: ErasureResult) -> None:
+    """What was erased, by seq and opening name: nothing here is personal data."""
+    table = Table(title="erased", title_justify="left")
+    table.add_column("entry", justify="right")
+    table.add_column("openings erased")
+    table.add_column("erasure entry", justify="right")
+    for erasure in result.erased:
+        table.add_row(str(erasure.seq), ", ".join(erasure.openings), str(erasure.erasure_seq))
+    _out.print(table)
+    if result.nothing_held:
+        _out.print("already erased (skipped): entries " + ", ".join(str(seq) for seq in result.nothing_held))
+    _out.print(f"{len(result.erased)} entries erased")
+
+
+# --- subject-report ---------------------------------------------------------------------------------
+
+
+@audit_app.command("subject-report")
+def subject_report(
+    directory: Annotated[Path, typer.Argument(help="The export directory.", show_default=False)],
+    key: Annotated[
+        str, typer.Option("--key", help="The log's first verifier key, or a file holding it (log.pub).")
+    ],
+    tag_key: Annotated[Path, typer.Option("--tag-key", help="The subject tag key file (tag.key).")],
+    passport: _Passport = None,
+    given: _Given = "",
+    family: _Family = "",
+    dob: _DOB = "",
+    imo: _IMO = "",
+    call_sign: _CallSign = "",
+    consignment: _Consignment = "",
+    client_code: _ClientCode = "",
+    nzbn: _NZBN = "",
+    org_name: _OrgName = "",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Every disclosure and refusal about one subject, from an export that must verify first.
+
+    Exits with the verifier's code unless the export verifies; 0 otherwise, with or without matches.
+
+    Matching is on exact normalised identifiers (case, spacing, accents, name-word order ignored).
+
+    A variant spelling, another date of birth or another document is another tag: query each you know.
+    """
+    from fedgate.audit.subject_report import (
+        MATCHING_NOTE,
+        SubjectReportError,
+        subject_tags,
+    )
+    from fedgate.audit.subject_report import subject_report as make_report
+    from fedgate.audit.verify import VerificationError
+    from fedgate.keys import KeyFileError, load_tag_key
+
+    try:
+        trusted = _trusted_key(key)
+        subject = _subject(
+            passport=passport,
+            given=given,
+            family=family,
+            dob=dob,
+            imo=imo,
+            call_sign=call_sign,
+            consignment=consignment,
+            client_code=client_code,
+            nzbn=nzbn,
+            org_name=org_name,
+        )
+        tags = subject_tags(load_tag_key(tag_key), subject)
+    except (ValueError, KeyFileError) as exc:
+        raise _unusable(str(exc), as_json) from None
+    try:
+        contents = read_export(directory)
+    except ExportError as exc:
+        raise _unusable(f"not a usable export: {exc}", as_json) from None
+    try:
+        report = make_report(contents, trusted, tags)
+    except VerificationError as exc:
+        failed = exc.report
+        if as_json:
+            typer.echo(
+                json.dumps(
+                    {
+                        "ok": False,
+                        "exit_code": failed.exit_code,
+                        "error": "the export does not verify; no subject report from an unverified log",
+                        "verification": failed.to_json(),
+                    },
+                    indent=2,
+                    ensure_ascii=True,
+                )
+            )
+        else:
+            _summary(failed, directory)
+            _err.print("[bold red]refused:[/] the export does not verify; no subject report from it")
+        raise typer.Exit(failed.exit_code) from None
+    except SubjectReportError as exc:
+        raise _unusable(str(exc), as_json) from None
+    if as_json:
+        typer.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=True))
+        raise typer.Exit(0)
+    _out.print(
+        f"log {_printable(report.verification.origin)}: VERIFIED, {report.verification.entries} entries "
+        f"scanned for {report.tags_searched} tag(s) of the identifiers given ({_identifier_kinds(subject)})"
+    )
+    for warning in report.verification.warnings:
+        _out.print(f"[yellow]warning:[/] {_printable(warning)}")
+    _out.print(f"[bold]note:[/] {MATCHING_NOTE}")
+    if not report.entries:
+        _out.print("no entries carry these identifiers")
+        raise typer.Exit(0)
+    for entry in report.entries:
+        _out.print()
+        _out.print(_entry_table(entry))
+    _out.print(f"{len(report.entries)} entries")
+
+
+def _entry_table(entry: ReportedEntry) -> Table:
+    """One entry as label and value rows: narrow terminals wrap values, not a dozen columns."""
+    table = Table(
+        title=f"entry {entry.seq}: {_printable(entry.kind)}",
+        title_justify="left",
+        show_header=False,
+        box=None,
+    )
+    table.add_column(style="bold")
+    table.add_column()
+    evidence = ["held: " + (", ".join(entry.openings_held) or "-")]
+    if entry.erased_openings:
+        by = ", ".join(str(seq) for seq in entry.erased_by)
+        evidence.append(f"erased: {', '.join(entry.erased_openings)} (erasure entry {by})")
+    rows: list[tuple[str, list[str]]] = [
+        ("time", [entry.time]),
+        ("requester", [f"{entry.requester_agency}, officer {entry.officer_id}, case {entry.case_reference}"]),
+        ("purpose", [entry.purpose + (" (EMERGENCY)" if entry.emergency else "")]),
+        ("agency asked", [entry.target_agency]),
+        ("outcome", [entry.status + (f" {entry.refusal_code}" if entry.refusal_code else "")]),
+        (
+            f"released ({entry.released_records})",
+            [f"{category}: {', '.join(names)}" for category, names in entry.released_fields.items()] or ["-"],
+        ),
+        (
+            "legal basis",
+            [
+                f"{b.mou_id} cl {b.clause}" + (f" ({'; '.join(b.statute_refs)})" if b.statute_refs else "")
+                for b in entry.legal_basis
+            ]
+            or ["-"],
+        ),
+        ("evidence", evidence),
+    ]
+    for label, lines in rows:
+        # Escaped line by line: a newline from the export must not pass as one of ours.
+        table.add_row(label, "\n".join(_printable(line) for line in lines))
+    return table
