@@ -76,8 +76,8 @@ def _free_ports(n: int) -> list[int]:
 
 
 @pytest.fixture
-def served(tmp_path: Path, pki: PKILayout, data_dir: Path) -> Iterator[tuple[str, Path]]:
-    """Seven `fedgate serve` processes from one config file; yields the gateway address and the PKI root."""
+def served(tmp_path: Path, pki: PKILayout, data_dir: Path) -> Iterator[tuple[str, Path, Path]]:
+    """Seven `fedgate serve` processes from one config file; yields gateway address, PKI root, config."""
     ports = _free_ports(7)
     base = tmp_path / "deploy"
     base.mkdir()
@@ -131,7 +131,7 @@ def served(tmp_path: Path, pki: PKILayout, data_dir: Path) -> Iterator[tuple[str
             assert time.monotonic() < deadline, probe.stderr
             assert all(p.poll() is None for p in procs), "a server process exited early"
             time.sleep(0.5)
-        yield address, pki.root
+        yield address, pki.root, config
     finally:
         for p in procs:
             p.send_signal(signal.SIGTERM)
@@ -146,9 +146,9 @@ def served(tmp_path: Path, pki: PKILayout, data_dir: Path) -> Iterator[tuple[str
             p.stderr.close()
 
 
-def test_served_processes_answer_a_lookup(served: tuple[str, Path], soi: list[dict[str, Any]]) -> None:
+def test_served_processes_answer_a_lookup(served: tuple[str, Path, Path], soi: list[dict[str, Any]]) -> None:
     """Separate gateway and adapter processes, configured by one file, answer `fedgate lookup --json`."""
-    address, pki_root = served
+    address, pki_root, _ = served
     c = next(s for s in soi if s["key"] == "soi-01")["canonical"]
     result = _run(
         "lookup",
@@ -176,9 +176,9 @@ def test_served_processes_answer_a_lookup(served: tuple[str, Path], soi: list[di
     assert statuses["nzsis"] == "AGENCY_STATUS_REFUSED"
 
 
-def test_lookup_reports_invalid_argument_clearly(served: tuple[str, Path]) -> None:
+def test_lookup_reports_invalid_argument_clearly(served: tuple[str, Path, Path]) -> None:
     """A malformed lookup from the CLI exits 1 with the status and the field, and no traceback."""
-    address, pki_root = served
+    address, pki_root, _ = served
     result = _run(
         "lookup",
         "--gateway",
@@ -200,3 +200,45 @@ def test_lookup_reports_invalid_argument_clearly(served: tuple[str, Path]) -> No
     assert "INVALID_ARGUMENT" in result.stderr
     assert "imo_number" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_export_from_running_deployment_verifies_offline(
+    served: tuple[str, Path, Path], soi: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    """`fedgate audit export` of a live deployment's log passes `fedgate audit verify` with the public key."""
+    address, pki_root, config = served
+    c = next(s for s in soi if s["key"] == "soi-02")["canonical"]
+    for agency, purpose in (("customs", "NATIONAL_SECURITY"), ("police", "LAW_ENFORCEMENT")):
+        result = _run(
+            "lookup",
+            "--gateway",
+            address,
+            "--pki",
+            str(pki_root),
+            "--as",
+            agency,
+            "--purpose",
+            purpose,
+            "--case-ref",
+            "C-2",
+            "--officer",
+            "O-2",
+            "--given",
+            c["given_names"],
+            "--family",
+            c["family_name"],
+            "--dob",
+            c["date_of_birth"],
+            "--json",
+        )
+        assert result.returncode == 0, result.stderr
+    export = tmp_path / "export"
+    exported = _run("audit", "export", str(export), "--config", str(config))
+    assert exported.returncode == 0, exported.stderr
+    verified = _run(
+        "audit", "verify", str(export), "--key", str(config.parent / "keys" / "log.pub"), "--json"
+    )
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    report = json.loads(verified.stdout)
+    assert report["ok"] is True
+    assert report["entries"] == 10

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -40,7 +39,6 @@ __all__ = ["DEFAULT_ORIGIN", "EXIT_ERASURE_INCOMPLETE", "EXIT_UNUSABLE", "MAX_KE
 DEFAULT_ORIGIN = "fedgate.border.nz/audit/v1"  # docs/audit-log.md: the log's name and its key's name
 EXIT_UNUSABLE = 2  # docs/audit-log.md: not an export, unreadable
 EXIT_ERASURE_INCOMPLETE = 3  # erasure entries appended, some openings still held: run erase again
-EXPORT_CHUNK = 10_000  # entries read from the store per query while exporting
 MAX_KEY_FILE_SIZE = 4096  # a key string is under 200 bytes; anything larger is not a key file
 _PRIVATE_KEY_PREFIX = "PRIVATE+KEY+"
 
@@ -181,12 +179,12 @@ def export(
     directory: Annotated[
         Path, typer.Argument(help="New directory to write the export into.", show_default=False)
     ],
-    config: Annotated[Path, typer.Option(help="Deployment TOML file (its [audit] section).")],
+    config: Annotated[Path, typer.Option(help="Deployment TOML file (its \\[audit] section).")],
 ) -> None:
     """Write a self-contained export of the log (entries, every checkpoint, keys, evidence, manifest)."""
-    from fedgate.audit.export import write_export
     from fedgate.config import ConfigError, load_config
     from fedgate.keys import KeyFileError, load_log_signer
+    from gateway.audit_export import export_store
     from gateway.audit_store import SQLAuditStore
     from gateway.journal import AuditUnavailable
 
@@ -197,26 +195,12 @@ def export(
     except (ConfigError, KeyFileError, AuditUnavailable, ValueError) as exc:
         raise _unusable(str(exc), False) from None
     try:
-        size = store.size()
-
-        def entries() -> Iterator[bytes]:
-            for start in range(0, size, EXPORT_CHUNK):
-                yield from store.entries(start, min(size, start + EXPORT_CHUNK))
-
-        checkpoints = [(s, note) for s, note in store.checkpoints() if s <= size]
-        write_export(
-            directory,
-            origin=store.origin,
-            log_keys=[signer.verifier().key_string()],
-            entries=entries(),
-            checkpoints=checkpoints,
-            evidence=(row for row in store.all_openings() if row[0] < size),
-        )
+        size, checkpoints = export_store(store, directory, log_keys=[signer.verifier().key_string()])
     except (ExportError, AuditUnavailable) as exc:
         raise _unusable(str(exc), False) from None
     finally:
         store.close()
-    _out.print(f"exported {size} entries and {len(checkpoints)} checkpoints to {_printable(str(directory))}")
+    _out.print(f"exported {size} entries and {checkpoints} checkpoints to {_printable(str(directory))}")
 
 
 # --- a subject, named by identifiers as `fedgate lookup` takes them -------------------------------
