@@ -1,0 +1,142 @@
+"""Audit log throughput: durable appends/s with group commit, and verified entries/s.
+
+    python bench/audit_throughput.py [--appends 20000] [--writers 64] [--verify 200000] [--postgres URL]
+
+(a) appends: realistic lookup entries (built by ``gateway.audit_entries.lookup_entries``,
+    two salted commitments each) through ``GroupCommitter`` over ``SQLAuditStore``
+    (SQLite WAL, synchronous=FULL; optionally PostgreSQL), from N concurrent writers that
+    each await their own durable append, as gateway lookups do.
+(b) verify: an export of V entries (checkpoint every 500, evidence for every commitment)
+    built with the trust core, then ``read_export`` + ``verify_export`` timed separately.
+
+Prints JSON. Issue targets: >= 50,000 appended/s and >= 300,000 verified/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from fedgate.audit.export import read_export  # noqa: E402
+from fedgate.audit.note import Signer  # noqa: E402
+from fedgate.audit.verify import verify_export  # noqa: E402
+from fedgate.logs import configure_logging  # noqa: E402
+from fedgate.model import AgencyStatus, MatchMethod, PassportNumber, Record, Subject, SubjectKind  # noqa: E402
+from gateway.answer import AgencyAnswer  # noqa: E402
+from gateway.audit_entries import lookup_entries  # noqa: E402
+from gateway.audit_store import SQLAuditStore  # noqa: E402
+from gateway.group_commit import GroupCommitter  # noqa: E402
+from gateway.policy import AgencyPlan, CategoryGrant, LegalBasis, Plan  # noqa: E402
+from gateway.validation import LookupQuery  # noqa: E402
+from tests.auditlog_builder import build_log  # noqa: E402
+
+ORIGIN = "fedgate.border.nz/audit/bench"
+TAG_KEY = bytes(32)
+
+
+def _pending(i: int) -> list[Any]:
+    grant = CategoryGrant(
+        "warrant",
+        ("warrant_type", "status"),
+        LegalBasis("SAMPLE-MOU-CUS-POL", "3.2", ("IPP 11",), "FG-ALLOW-X"),
+    )
+    plan = Plan(f"d{i}", "sha256:" + "ab" * 32, (AgencyPlan("police", (grant,)),))
+    query = LookupQuery(
+        subject=Subject(SubjectKind.PERSON, (PassportNumber(f"LA{i:07d}", "NZL"),)),
+        purpose="BORDER_RISK_ASSESSMENT",
+        case_reference=f"CASE-{i}",
+        officer_id="OFF-1",
+        justification="",
+        agencies=(),
+        categories=(),
+        emergency=False,
+    )
+    record = Record(
+        "warrant", f"W{i}", {"warrant_type": "ARREST", "status": "ACTIVE"}, 1.0, MatchMethod.EXACT_IDENTIFIER
+    )
+    answer = AgencyAnswer("police", AgencyStatus.DISCLOSED, records=[record], plan=plan.agencies[0])
+    return lookup_entries(
+        request_id=f"r{i}", requester="customs", query=query, plan=plan, answers=[answer], tag_key=TAG_KEY
+    )
+
+
+async def _appends(url: str, total: int, writers: int) -> dict[str, Any]:
+    store = SQLAuditStore(url, signer=Signer.generate(ORIGIN), origin=ORIGIN)
+    committer = GroupCommitter(store)
+    await committer.start()
+    prepared = [_pending(i) for i in range(total)]  # entry building is the gateway's cost, not the log's
+    queue = iter(prepared)
+
+    async def writer() -> None:
+        for pending in queue:
+            await committer.append(pending)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(writer() for _ in range(writers)))
+    elapsed = time.perf_counter() - started
+    await committer.close()
+    stats = committer.stats
+    store.close()
+    return {
+        "entries": total,
+        "writers": writers,
+        "seconds": round(elapsed, 2),
+        "appends_per_s": round(total / elapsed),
+        "batches": stats.batches,
+        "mean_batch": round(stats.entries / max(stats.batches, 1), 1),
+    }
+
+
+def _verify(size: int, directory: Path) -> dict[str, Any]:
+    started = time.perf_counter()
+    log = build_log(size, batches=(500,))
+    built = time.perf_counter() - started
+    log.write(directory)
+    started = time.perf_counter()
+    contents = read_export(directory)
+    read_s = time.perf_counter() - started
+    started = time.perf_counter()
+    report = verify_export(contents, log.first_key)
+    verify_s = time.perf_counter() - started
+    return {
+        "entries": size,
+        "ok": report.ok,
+        "build_seconds": round(built, 1),
+        "read_seconds": round(read_s, 2),
+        "verify_seconds": round(verify_s, 2),
+        "verified_per_s": round(size / verify_s),
+        "read_and_verified_per_s": round(size / (read_s + verify_s)),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--appends", type=int, default=20_000)
+    parser.add_argument("--writers", type=int, default=64)
+    parser.add_argument("--verify", type=int, default=200_000)
+    parser.add_argument("--postgres", help="also measure appends against this SQLAlchemy URL (fresh schema!)")
+    ns = parser.parse_args()
+    configure_logging(level="WARNING")
+    base = Path(tempfile.mkdtemp(prefix="fedgate-audit-bench-"))
+    result: dict[str, Any] = {
+        "sqlite_appends": asyncio.run(_appends(f"sqlite:///{base / 'audit.sqlite'}", ns.appends, ns.writers))
+    }
+    if ns.postgres:
+        result["postgres_appends"] = asyncio.run(_appends(ns.postgres, ns.appends, ns.writers))
+    if ns.verify:
+        result["verify"] = _verify(ns.verify, base / "export")
+    result["targets"] = {"appends_per_s": 50_000, "verified_per_s": 300_000}
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
