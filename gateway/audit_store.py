@@ -2,13 +2,16 @@
 
 ``SQLAuditStore`` keeps the transparency log of ``docs/audit-log.md`` in SQLite (one
 gateway, the default) or PostgreSQL (several gateway processes sharing one log),
-through SQLAlchemy Core. Four tables, all prefixed ``audit_``:
+through SQLAlchemy Core. Five tables, all prefixed ``audit_``:
 
 - ``audit_entries``: ``seq`` (primary key), ``leaf_hash``, the canonical ``entry`` bytes;
 - ``audit_checkpoints``: ``size`` (primary key), the signed checkpoint ``note`` bytes;
 - ``audit_evidence``: the openings, one row per (``seq``, ``name``), ``salt`` and ``value``;
 - ``audit_state``: one row, the tree ``size``, its compact range (the right-edge hashes,
-  concatenated 32-byte blobs), the ``last_time`` sequenced and the log's ``origin``.
+  concatenated 32-byte blobs), the ``last_time`` sequenced and the log's ``origin``;
+- ``audit_keys``: every verifier key string the log has signed with, by ``epoch`` (0 for
+  the first key), with the ``rotation_seq`` of the ``key_rotation`` entry that made it
+  current (``NULL`` for the first). The key of the highest epoch is the current key.
 
 The sequencer (``append_batch``) does everything in ONE transaction, in the steps
 that the design doc names:
@@ -17,7 +20,9 @@ that the design doc names:
    ``SEQUENCER_LOCK_TIMEOUT_S``), or PostgreSQL's transaction-scoped advisory lock
    ``pg_advisory_xact_lock(sequencer_lock_key(origin))`` (``lock_timeout`` bounds the wait);
 2. read the tree state inside the lock, never from memory: another process may have
-   appended since; the stored origin must be ours;
+   appended since; the stored origin must be ours, and the log's current key must be
+   one this store holds (a process started with a key the log has rotated away from
+   fails closed instead of signing a checkpoint no verifier would accept);
 3. give each entry ``seq = size + i`` and the batch time ``max(now, last_time)``, so
    time never decreases along ``seq``; hash the canonical bytes into the compact range;
 4. sign a checkpoint of the new size and root;
@@ -29,18 +34,26 @@ that the design doc names:
 Order of ``seq`` therefore equals commit order, whatever the number of processes.
 
 Errors: a database failure of any kind (disk full, read-only, locked past the
-timeout, connection lost, a missing or foreign log) rolls the transaction back and
-raises ``gateway.journal.AuditUnavailable``; its message names the operation and the
-failure class (exception type, SQLite error name or PostgreSQL SQLSTATE), never a
-value. Caller bugs (an empty or oversized batch, a naive ``now``, an entry outside the
-canonical profile) raise ``ValueError`` and write nothing either. A connection lost
+timeout, connection lost, a missing or foreign log, a log whose current key this store
+does not hold) rolls the transaction back and raises ``gateway.journal.AuditUnavailable``;
+its message names the operation and the failure class (exception type, SQLite error
+name or PostgreSQL SQLSTATE), never a value. Caller bugs (an empty or oversized batch, a
+naive ``now``, an entry outside the canonical profile, a rotation to an unfit key) raise
+``ValueError`` and write nothing either. A connection lost
 *during* COMMIT is reported as ``AuditUnavailable`` although the batch may have been
 committed: the gateway then discloses nothing for entries that exist, the safe direction.
 
-Left out on purpose: batching concurrent callers (``gateway.group_commit``), key
-rotation (one signer; a handover checkpoint needs two), proofs in less than O(n)
-(``inclusion_proof`` and ``consistency_proof`` read every leaf hash up to the tree
-size), export, and schema migrations.
+Key rotation (``rotate_key``) is one more batch through the same sequencer: it appends
+the ``key_rotation`` entry alone, signs that batch's checkpoint (the *handover
+checkpoint*) with the old and the new key, and records the new key as current, all in
+one transaction; afterwards the store signs with the new key only. Other processes
+sharing the log still hold the old key: their appends fail closed (``AuditUnavailable``)
+until they are restarted with the new one.
+
+Left out on purpose: batching concurrent callers (``gateway.group_commit``), proofs in
+less than O(n) (``inclusion_proof`` and ``consistency_proof`` read every leaf hash up to
+the tree size), export, and schema migrations (``create=True`` only adds missing tables,
+which is how a log from before key rotation gains ``audit_keys``).
 """
 
 from __future__ import annotations
@@ -54,7 +67,7 @@ from typing import Any, Final, Protocol
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
-from fedgate.audit.checkpoint import Checkpoint, sign_checkpoint
+from fedgate.audit.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
 from fedgate.audit.commitments import Opening
 from fedgate.audit.entry import OPENING_NAMES, PendingEntry, format_time, sequenced_bytes
 from fedgate.audit.merkle import (
@@ -65,7 +78,7 @@ from fedgate.audit.merkle import (
     inclusion_proof,
     leaf_hash,
 )
-from fedgate.audit.note import Signer
+from fedgate.audit.note import NoteError, Signer
 from gateway.journal import AuditUnavailable, Receipt
 
 __all__ = [
@@ -91,6 +104,7 @@ _POSTGRES_CONNECT_TIMEOUT_S: Final = 2  # same as the adapters: an unreachable s
 _LOCK_KEY_DOMAIN: Final = b"fedgate-audit-sequencer-v1\x00"
 _SQLITE_BEGIN: Final = "fedgate_sqlite_begin"  # execution option read by the "begin" listener
 _STATE_ID: Final = 1
+_KEY_ROTATION: Final = "key_rotation"  # entry kind, docs/audit-log.md
 
 _metadata = sa.MetaData()
 _entries = sa.Table(
@@ -124,6 +138,13 @@ _state = sa.Table(
     sa.Column("last_time", sa.Text, nullable=True),
     sa.CheckConstraint(f"id = {_STATE_ID}", name="audit_state_single_row"),
 )
+_keys = sa.Table(
+    "audit_keys",
+    _metadata,
+    sa.Column("epoch", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("vkey", sa.Text, nullable=False, unique=True),
+    sa.Column("rotation_seq", sa.BigInteger, nullable=True),
+)
 
 
 class AuditStore(Protocol):
@@ -148,6 +169,10 @@ class AuditStore(Protocol):
 
     def checkpoints(self, *, since_size: int = 0) -> list[tuple[int, bytes]]:
         """Every (size, signed checkpoint) with size at least ``since_size``, oldest first."""
+        ...
+
+    def log_keys(self) -> list[str]:
+        """Every verifier key string the log has signed with, oldest first (the export's ``log_keys``)."""
         ...
 
     def entries(self, start: int, end: int) -> list[bytes]:
@@ -294,9 +319,12 @@ def _failure_class(exc: BaseException) -> str:
 class SQLAuditStore:
     """The audit log in one SQLite file or PostgreSQL schema; thread-safe, shareable across processes.
 
-    ``signer`` signs every checkpoint and its key name must equal ``origin``.
-    ``create=True`` creates missing tables and the state row of an empty log (under
-    the sequencer lock, so processes starting together agree). ``engine`` replaces the
+    ``signer`` signs every checkpoint and its key name must equal ``origin``; the store
+    appends only while its key is the log's current key (``rotate_key`` hands over to
+    another). ``create=True`` creates missing tables and the state row of an empty log,
+    recording ``signer``'s key as the log's first (under the sequencer lock, so processes
+    starting together agree). A log written before keys were recorded adopts ``signer``'s
+    key only if its latest checkpoint opens with it. ``engine`` replaces the
     engine made from ``url``: it should come from ``create_audit_engine`` or at least
     have no pooled connections yet, since the store adds its connection settings.
     """
@@ -313,7 +341,10 @@ class SQLAuditStore:
         if signer.name != origin:
             raise ValueError("the log key's name must equal the log origin")
         self._origin = origin
-        self._signer = signer
+        # The keys this store can sign with, by verifier key string: one, except during a
+        # rotation. Which of them signs is decided inside the sequencer lock by the key the
+        # log records as current, so an append racing a rotation never signs with the wrong one.
+        self._signers: dict[str, Signer] = {_key_string(signer): signer}
         self._lock_key = sequencer_lock_key(origin)
         if engine is None:
             engine = create_audit_engine(url)
@@ -333,6 +364,11 @@ class SQLAuditStore:
                                 id=_STATE_ID, origin=origin, size=0, compact=_pack(empty), last_time=None
                             )
                         )
+                        conn.execute(
+                            _keys.insert().values(epoch=0, vkey=_key_string(signer), rotation_seq=None)
+                        )
+                    elif self._current_key(conn) is None:
+                        self._adopt_key(conn, signer)
             except sa.exc.SQLAlchemyError as exc:
                 engine.dispose()
                 raise AuditUnavailable(f"audit store cannot be opened ({_failure_class(exc)})") from None
@@ -357,42 +393,69 @@ class SQLAuditStore:
         try:
             with self._write() as conn:
                 # Steps 1 and 2: the lock (BEGIN IMMEDIATE, or the advisory lock here),
-                # then the state as committed by whoever held it last.
+                # then the state and the current key as committed by whoever held it last.
                 compact, last_time = self._tree_state(conn)
-                size = compact.size
-                # Step 3: seq, time and leaf hash of each entry.
-                time = max(now_text, last_time) if last_time is not None else now_text
-                entry_rows: list[dict[str, Any]] = []
-                evidence_rows: list[dict[str, Any]] = []
-                receipts: list[Receipt] = []
-                for offset, item in enumerate(pending):
-                    seq = size + offset
-                    data = sequenced_bytes(item, seq, time)
-                    leaf = leaf_hash(data)
-                    compact.append(leaf)
-                    entry_rows.append({"seq": seq, "leaf_hash": leaf, "entry": data})
-                    evidence_rows.extend(
-                        {"seq": seq, "name": name, "salt": opening.salt, "value": opening.value}
-                        for name, opening in item.openings.items()
-                    )
-                    receipts.append(Receipt(log_index=seq, leaf_hash=leaf, log_origin=self._origin))
-                # Step 4: the checkpoint of the new tree.
-                new_size = compact.size
-                note = sign_checkpoint(Checkpoint(self._origin, new_size, compact.root()), self._signer)
-                # Step 5: write everything; leaving the block commits.
-                conn.execute(_entries.insert(), entry_rows)
-                if evidence_rows:
-                    conn.execute(_evidence.insert(), evidence_rows)
-                conn.execute(_checkpoints.insert().values(size=new_size, note=note))
-                conn.execute(
-                    _state.update()
-                    .where(_state.c.id == _STATE_ID)
-                    .values(size=new_size, compact=_pack(compact.to_state()), last_time=time)
+                _, current = self._required_current_key(conn)
+                receipts = self._sequence(
+                    conn, compact, last_time, pending, now_text, (self._signer_for(current),)
                 )
         except sa.exc.SQLAlchemyError as exc:
             raise AuditUnavailable(f"audit append failed ({_failure_class(exc)})") from None
         # Step 6.
         return receipts
+
+    def rotate_key(self, new_signer: Signer, *, now: datetime | None = None) -> Receipt:
+        """Hand the log over to ``new_signer`` in one sequencer transaction; return the rotation's receipt.
+
+        1. The new key's name must be the origin, and the key must be new to this log: a
+           retired key never signs again, since it may have been retired because it leaked
+           (``ValueError``, nothing written).
+        2. Inside the sequencer lock, the log's current key must be one this store holds:
+           only the current key can hand over (``AuditUnavailable`` otherwise).
+        3. The entry ``{"kind": "key_rotation", "old_key", "new_key"}`` is sequenced as a
+           batch of its own, and that batch's checkpoint, the handover checkpoint, is
+           signed by the old key and by the new one.
+        4. The new key is recorded as the log's current key in the same transaction; after
+           the commit this store signs with it alone and forgets the old one.
+
+        A failure at any step leaves the old key current and the log as it was. As for
+        ``append_batch``, a connection lost during COMMIT is reported although the
+        rotation may have committed; the store then refuses to append (fail closed) until
+        it is reopened with the new key.
+        """
+        if new_signer.name != self._origin:
+            raise ValueError("the new log key's name must equal the log origin")
+        new_key = _key_string(new_signer)
+        now_text = format_time(now if now is not None else datetime.now(UTC))
+        held_before = new_key in self._signers
+        # Held from before the transaction, so that appends sequenced right after the
+        # commit find the key the log then names as current.
+        self._signers.setdefault(new_key, new_signer)
+        committed = False
+        try:
+            with self._write() as conn:
+                compact, last_time = self._tree_state(conn)
+                epoch, old_key = self._required_current_key(conn)
+                old_signer = self._signer_for(old_key)
+                used = set(conn.execute(sa.select(_keys.c.vkey)).scalars())
+                if new_key in used:
+                    raise ValueError("the new log key has signed this log before; rotate to a fresh key")
+                rotation = PendingEntry({"kind": _KEY_ROTATION, "old_key": old_key, "new_key": new_key})
+                (receipt,) = self._sequence(
+                    conn, compact, last_time, [rotation], now_text, (old_signer, new_signer)
+                )
+                conn.execute(
+                    _keys.insert().values(epoch=epoch + 1, vkey=new_key, rotation_seq=receipt.log_index)
+                )
+            committed = True
+        except sa.exc.SQLAlchemyError as exc:
+            raise AuditUnavailable(f"audit key rotation failed ({_failure_class(exc)})") from None
+        finally:
+            if committed:
+                self._signers = {new_key: new_signer}
+            elif not held_before:
+                self._signers.pop(new_key, None)
+        return receipt
 
     # -- reading ----------------------------------------------------------------------
 
@@ -417,6 +480,20 @@ class SQLAuditStore:
         )
         with self._read("checkpoint read") as conn:
             return [(int(size), bytes(note)) for size, note in conn.execute(query)]
+
+    def log_keys(self) -> list[str]:
+        """Every verifier key string the log has signed with, in the order they became current.
+
+        The first is the key an auditor trusts; each later one was introduced by a
+        ``key_rotation`` entry. The last is the current key.
+        """
+        query = sa.select(_keys.c.vkey).order_by(_keys.c.epoch)
+        with self._read("key read") as conn:
+            self._committed_size(conn)  # the origin check
+            keys = [str(vkey) for vkey in conn.execute(query).scalars()]
+        if not keys:
+            raise AuditUnavailable("audit log records no signing key")
+        return keys
 
     def entries(self, start: int, end: int) -> list[bytes]:
         """Canonical bytes of entries ``[start, end)``; ``end`` may not pass the committed size."""
@@ -506,15 +583,18 @@ class SQLAuditStore:
     # -- health and lifetime ----------------------------------------------------------
 
     def check(self) -> None:
-        """Raise ``AuditUnavailable`` unless the log is ours and a write transaction can start.
+        """Raise ``AuditUnavailable`` unless the log is ours, signed with our key, and writable.
 
         The probe takes the write lock (SQLite) or the state row lock (PostgreSQL),
-        writes the state row unchanged and rolls back: a read-only or locked
-        database fails it. A full disk may still pass (nothing new is allocated).
+        checks that the log's current key is one this store holds (a gateway left on a
+        rotated-away key is not healthy), writes the state row unchanged and rolls back:
+        a read-only or locked database fails it. A full disk may still pass (nothing new
+        is allocated).
         """
         try:
             with self._write(sequencer_lock=False) as conn:
                 self._tree_state(conn)
+                self._signer_for(self._required_current_key(conn)[1])
                 conn.execute(_state.update().where(_state.c.id == _STATE_ID).values(size=_state.c.size))
                 conn.rollback()  # a probe: nothing it did may remain
         except sa.exc.SQLAlchemyError as exc:
@@ -587,6 +667,87 @@ class SQLAuditStore:
             raise AuditUnavailable("audit log state is missing")
         return state
 
+    def _current_key(self, conn: Connection) -> tuple[int, str] | None:
+        """The log's current key as (epoch, verifier key string), or None if it records none."""
+        row = conn.execute(
+            sa.select(_keys.c.epoch, _keys.c.vkey).order_by(_keys.c.epoch.desc()).limit(1)
+        ).one_or_none()
+        return None if row is None else (int(row[0]), str(row[1]))
+
+    def _required_current_key(self, conn: Connection) -> tuple[int, str]:
+        current = self._current_key(conn)
+        if current is None:
+            raise AuditUnavailable("audit log records no signing key")
+        return current
+
+    def _signer_for(self, vkey: str) -> Signer:
+        """This store's signer for the log's current key; a store without it must not append."""
+        signer = self._signers.get(vkey)
+        if signer is None:
+            raise AuditUnavailable(
+                "audit log's current key is not this store's signing key (rotated away, or the wrong key)"
+            )
+        return signer
+
+    def _adopt_key(self, conn: Connection, signer: Signer) -> None:
+        """Record ``signer``'s key as the first key of a log created before keys were recorded.
+
+        Such a log was signed by one key throughout (rotation came with the key table), so
+        ``signer`` is that key if the latest checkpoint opens with it. Otherwise nothing is
+        recorded and appends fail closed until the right key opens the log.
+        """
+        latest = conn.execute(
+            sa.select(_checkpoints.c.note).order_by(_checkpoints.c.size.desc()).limit(1)
+        ).scalar_one_or_none()
+        if latest is not None:
+            try:
+                open_checkpoint(bytes(latest), self._origin, [signer.verifier()])
+            except NoteError:
+                return
+        conn.execute(_keys.insert().values(epoch=0, vkey=_key_string(signer), rotation_seq=None))
+
+    def _sequence(
+        self,
+        conn: Connection,
+        compact: CompactRange,
+        last_time: str | None,
+        pending: Sequence[PendingEntry],
+        now_text: str,
+        signers: Sequence[Signer],
+    ) -> list[Receipt]:
+        """Steps 3 to 5 of the sequencer, inside the caller's locked transaction."""
+        size = compact.size
+        # Step 3: seq, time and leaf hash of each entry.
+        time = max(now_text, last_time) if last_time is not None else now_text
+        entry_rows: list[dict[str, Any]] = []
+        evidence_rows: list[dict[str, Any]] = []
+        receipts: list[Receipt] = []
+        for offset, item in enumerate(pending):
+            seq = size + offset
+            data = sequenced_bytes(item, seq, time)
+            leaf = leaf_hash(data)
+            compact.append(leaf)
+            entry_rows.append({"seq": seq, "leaf_hash": leaf, "entry": data})
+            evidence_rows.extend(
+                {"seq": seq, "name": name, "salt": opening.salt, "value": opening.value}
+                for name, opening in item.openings.items()
+            )
+            receipts.append(Receipt(log_index=seq, leaf_hash=leaf, log_origin=self._origin))
+        # Step 4: the checkpoint of the new tree (two signatures at a key handover).
+        new_size = compact.size
+        note = sign_checkpoint(Checkpoint(self._origin, new_size, compact.root()), *signers)
+        # Step 5: write everything; leaving the caller's block commits.
+        conn.execute(_entries.insert(), entry_rows)
+        if evidence_rows:
+            conn.execute(_evidence.insert(), evidence_rows)
+        conn.execute(_checkpoints.insert().values(size=new_size, note=note))
+        conn.execute(
+            _state.update()
+            .where(_state.c.id == _STATE_ID)
+            .values(size=new_size, compact=_pack(compact.to_state()), last_time=time)
+        )
+        return receipts
+
     def _committed_size(self, conn: Connection) -> int:
         row = conn.execute(
             sa.select(_state.c.origin, _state.c.size).where(_state.c.id == _STATE_ID)
@@ -601,6 +762,10 @@ class SQLAuditStore:
         size = self._committed_size(conn)
         if not 0 <= start <= end <= size:
             raise ValueError(f"range [{start}, {end}) is not within the log of size {size}")
+
+
+def _key_string(signer: Signer) -> str:
+    return signer.verifier().key_string()
 
 
 def _pack(state: CompactRangeState) -> bytes:
