@@ -262,7 +262,7 @@ async def run_demo(*, people: int, seed: int, keep: Path | None) -> int:
         # What an auditor does: take an export and check it offline with the public key alone.
         export_dir = base / f"audit-export-{size}"
         public_key = (base / "keys" / "log.pub").read_text().strip()
-        await asyncio.to_thread(export_store, gateway.store, export_dir, log_keys=[public_key])
+        await asyncio.to_thread(export_store, gateway.store, export_dir)
         report = await asyncio.to_thread(verify_export, read_export(export_dir), public_key)
         verdict = "[bold green]verified[/]" if report.ok else f"[bold red]FAILED: {report.message}[/]"
         console.print(

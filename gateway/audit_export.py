@@ -7,7 +7,7 @@ so appends racing with the export do not tear it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
 from fedgate.audit.export import write_export
@@ -19,9 +19,14 @@ __all__ = ["EXPORT_CHUNK", "export_store"]
 EXPORT_CHUNK = 10_000
 
 
-def export_store(store: AuditStore, directory: Path, *, log_keys: Sequence[str]) -> tuple[int, int]:
-    """Export the log as of now into ``directory``; return (entries, checkpoints) written."""
+def export_store(store: AuditStore, directory: Path) -> tuple[int, int]:
+    """Export the log as of now into ``directory``; return (entries, checkpoints) written.
+
+    The manifest lists every key the log has used, first key first: auditors trust the
+    first and the verifier follows the key rotations recorded in the log.
+    """
     size = store.size()
+    log_keys = store.log_keys()
 
     def entries() -> Iterator[bytes]:
         for start in range(0, size, EXPORT_CHUNK):

@@ -242,3 +242,44 @@ def test_export_from_running_deployment_verifies_offline(
     report = json.loads(verified.stdout)
     assert report["ok"] is True
     assert report["entries"] == 10
+
+
+def test_key_rotation_fails_stale_gateway_closed_and_verifies(
+    served: tuple[str, Path, Path], soi: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    """After `audit rotate-key`, a gateway still on the old key discloses nothing; the log verifies."""
+    address, pki_root, config = served
+    c = next(s for s in soi if s["key"] == "soi-01")["canonical"]
+    lookup = (
+        "lookup",
+        "--gateway",
+        address,
+        "--pki",
+        str(pki_root),
+        "--as",
+        "customs",
+        "--purpose",
+        "BORDER_RISK_ASSESSMENT",
+        "--case-ref",
+        "C-3",
+        "--officer",
+        "O-3",
+        "--passport",
+        f"{c['passport_number']}:{c['passport_country']}",
+        "--json",
+    )
+    assert _run(*lookup).returncode == 0
+    rotated = _run("audit", "rotate-key", str(tmp_path / "new-key"), "--config", str(config))
+    assert rotated.returncode == 0, rotated.stderr
+    stale = _run(*lookup)
+    assert stale.returncode == 1
+    assert "UNAVAILABLE" in stale.stderr
+    export = tmp_path / "export"
+    assert _run("audit", "export", str(export), "--config", str(config)).returncode == 0
+    verified = _run(
+        "audit", "verify", str(export), "--key", str(config.parent / "keys" / "log.pub"), "--json"
+    )
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    report = json.loads(verified.stdout)
+    assert report["entries"] == 6
+    assert len(report["key_ids"]) == 2

@@ -195,7 +195,7 @@ def export(
     except (ConfigError, KeyFileError, AuditUnavailable, ValueError) as exc:
         raise _unusable(str(exc), False) from None
     try:
-        size, checkpoints = export_store(store, directory, log_keys=[signer.verifier().key_string()])
+        size, checkpoints = export_store(store, directory)
     except (ExportError, AuditUnavailable) as exc:
         raise _unusable(str(exc), False) from None
     finally:
@@ -537,3 +537,44 @@ def _entry_table(entry: ReportedEntry) -> Table:
         # Escaped line by line: a newline from the export must not pass as one of ours.
         table.add_row(label, "\n".join(_printable(line) for line in lines))
     return table
+
+
+@audit_app.command("rotate-key")
+def rotate_key(
+    new_key_dir: Annotated[
+        Path, typer.Argument(help="Empty directory for the new log.key, log.pub.", show_default=False)
+    ],
+    config: Annotated[Path, typer.Option(help="Deployment TOML file (its \\[audit] section).")],
+) -> None:
+    """Rotate the log's signing key: a key-rotation entry and a handover checkpoint signed by both keys.
+
+    Afterwards point ``[audit] log_key`` at the new key and restart the gateways: a gateway still
+    holding the old key refuses to append (fails closed) rather than fork the log.
+    """
+    from fedgate.config import ConfigError, load_config
+    from fedgate.keys import KeyFileError, generate_log_key, load_log_signer
+    from gateway.audit_store import SQLAuditStore
+    from gateway.journal import AuditUnavailable
+
+    try:
+        cfg = load_config(config)
+        store = SQLAuditStore(
+            cfg.audit.store_url,
+            signer=load_log_signer(cfg.audit.log_key),
+            origin=cfg.audit.origin,
+            create=False,
+        )
+    except (ConfigError, KeyFileError, AuditUnavailable, ValueError) as exc:
+        raise _unusable(str(exc), False) from None
+    try:
+        new_signer = generate_log_key(new_key_dir, cfg.audit.origin)
+        receipt = store.rotate_key(new_signer)
+    except (KeyFileError, AuditUnavailable, ValueError, OSError) as exc:
+        raise _unusable(f"rotation refused: {exc}", False) from None
+    finally:
+        store.close()
+    _out.print(
+        f"rotated: key-rotation entry {receipt.log_index}; new key in {_printable(str(new_key_dir))}. "
+        f"Set [audit] log_key to {_printable(str(new_key_dir / 'log.key'))} and restart the gateways."
+    )
+    _out.print(_printable(new_signer.verifier().key_string()))
