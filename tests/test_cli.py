@@ -3,33 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from fedgate.keys import generate_log_key, generate_tag_key
-from fedgate.model import AGENCIES
 from fedgate.pki import PKILayout
+from tests.processes import local_deployment, run, serving
 
 pytestmark = pytest.mark.slow
 
-FEDGATE = [sys.executable, "-m", "fedgate.cli"]
-
-
-def _run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "160", "FEDGATE_LOG_LEVEL": "WARNING"}
-    return subprocess.run(
-        [*FEDGATE, *args], capture_output=True, text=True, timeout=timeout, env=env, check=False
-    )
+_run = run
 
 
 def test_demo_runs_end_to_end_and_exits_zero(tmp_path: Path) -> None:
@@ -65,85 +50,12 @@ def test_data_generate_is_deterministic(tmp_path: Path) -> None:
     assert a == b
 
 
-def _free_ports(n: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
 @pytest.fixture
 def served(tmp_path: Path, pki: PKILayout, data_dir: Path) -> Iterator[tuple[str, Path, Path]]:
     """Seven `fedgate serve` processes from one config file; yields gateway address, PKI root, config."""
-    ports = _free_ports(7)
-    base = tmp_path / "deploy"
-    base.mkdir()
-    (base / "pki").symlink_to(pki.root)
-    shutil.copytree(data_dir, base / "data")
-    generate_log_key(base / "keys", "fedgate.border.nz/audit/v1")
-    generate_tag_key(base / "keys" / "tag.key")
-    assert (
-        _run(
-            "config",
-            "local",
-            str(base),
-            "--gateway-port",
-            str(ports[0]),
-            "--first-adapter-port",
-            str(ports[1]),
-        ).returncode
-        == 0
-    )
-    # config local numbers adapter ports consecutively; rewrite them to the free ones found.
-    config = base / "fedgate.toml"
-    text = config.read_text()
-    for i in range(len(AGENCIES)):
-        text = text.replace(f'address = "127.0.0.1:{ports[1] + i}"', f'address = "127.0.0.1:{ports[1 + i]}"')
-    config.write_text(text)
-    env = {**os.environ, "FEDGATE_LOG_FORMAT": "json"}
-    procs = [
-        subprocess.Popen(
-            [*FEDGATE, "serve", "adapter", a, "--config", str(config)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        for a in AGENCIES
-    ]
-    procs.append(
-        subprocess.Popen(
-            [*FEDGATE, "serve", "gateway", "--config", str(config)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-    )
-    address = f"127.0.0.1:{ports[0]}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            probe = _run("health", address, "--pki", str(pki.root), "--as-role", "gateway", timeout=30)
-            if probe.returncode == 0:
-                break
-            assert time.monotonic() < deadline, probe.stderr
-            assert all(p.poll() is None for p in procs), "a server process exited early"
-            time.sleep(0.5)
+    config = local_deployment(tmp_path / "deploy", pki, data_dir)
+    with serving(config, [config], pki.root) as (address,):
         yield address, pki.root, config
-    finally:
-        for p in procs:
-            p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-        for p in procs:
-            assert p.stderr is not None
-            p.stderr.close()
 
 
 def test_served_processes_answer_a_lookup(served: tuple[str, Path, Path], soi: list[dict[str, Any]]) -> None:

@@ -1,0 +1,112 @@
+"""Real `fedgate` processes for tests: a local deployment on loopback, served until the block ends."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from fedgate.keys import generate_log_key, generate_tag_key
+from fedgate.model import AGENCIES
+from fedgate.pki import PKILayout
+
+FEDGATE = [sys.executable, "-m", "fedgate.cli"]
+
+
+def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "160", "FEDGATE_LOG_LEVEL": "WARNING"}
+    return subprocess.run(
+        [*FEDGATE, *args], capture_output=True, text=True, timeout=timeout, env=env, check=False
+    )
+
+
+def free_ports(n: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def local_deployment(base: Path, pki: PKILayout, data_dir: Path, *, audit_url: str | None = None) -> Path:
+    """A deployment directory (PKI link, data copy, keys) and its config on free ports; returns the config."""
+    ports = free_ports(7)
+    base.mkdir(parents=True)
+    (base / "pki").symlink_to(pki.root)
+    shutil.copytree(data_dir, base / "data")
+    generate_log_key(base / "keys", "fedgate.border.nz/audit/v1")
+    generate_tag_key(base / "keys" / "tag.key")
+    made = run(
+        "config", "local", str(base), "--gateway-port", str(ports[0]), "--first-adapter-port", str(ports[1])
+    )
+    assert made.returncode == 0, made.stderr
+    config = base / "fedgate.toml"
+    text = config.read_text()
+    # `config local` numbers adapter ports consecutively; use the free ones found instead.
+    for i in range(len(AGENCIES)):
+        text = text.replace(f'address = "127.0.0.1:{ports[1] + i}"', f'address = "127.0.0.1:{ports[1 + i]}"')
+    if audit_url is not None:
+        text = re.sub(r'(?m)^path = ".*"$', f'url = "{audit_url}"', text)
+    config.write_text(text)
+    return config
+
+
+def another_gateway(config: Path, name: str) -> Path:
+    """The same deployment with the gateway listening on another free port (a second replica)."""
+    (port,) = free_ports(1)
+    text = re.sub(
+        r'(?m)^listen = "127\.0\.0\.1:\d+"$', f'listen = "127.0.0.1:{port}"', config.read_text(), count=1
+    )
+    other = config.with_name(name)
+    other.write_text(text)
+    return other
+
+
+def gateway_address(config: Path) -> str:
+    match = re.search(r'(?m)^listen = "(127\.0\.0\.1:\d+)"$', config.read_text())
+    assert match is not None
+    return match.group(1)
+
+
+@contextlib.contextmanager
+def serving(adapters_config: Path, gateway_configs: Sequence[Path], pki_root: Path) -> Iterator[list[str]]:
+    """Six adapters and one gateway per config as separate processes; yields the gateway addresses."""
+    env = {**os.environ, "FEDGATE_LOG_FORMAT": "json"}
+
+    def spawn(*args: str) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [*FEDGATE, "serve", *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+
+    procs = [spawn("adapter", a, "--config", str(adapters_config)) for a in AGENCIES]
+    procs += [spawn("gateway", "--config", str(c)) for c in gateway_configs]
+    addresses = [gateway_address(c) for c in gateway_configs]
+    try:
+        deadline = time.monotonic() + 60
+        for address in addresses:
+            while run(
+                "health", address, "--pki", str(pki_root), "--as-role", "gateway", timeout=30
+            ).returncode:
+                assert time.monotonic() < deadline, f"{address} never became healthy"
+                assert all(p.poll() is None for p in procs), "a server process exited early"
+                time.sleep(0.5)
+        yield addresses
+    finally:
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
