@@ -111,8 +111,10 @@ class AuditLogService(audit_pb2_grpc.AuditLogServiceServicer):
     ) -> audit_pb2.GetConsistencyProofResponse:
         self._caller(context)
         size = await self._size()
-        if not 0 < request.old_size <= request.new_size <= size:
-            raise InvalidArgument("old_size", f"need 0 < old_size <= new_size <= {size}")
+        if not 0 < request.new_size <= size:
+            raise InvalidArgument("new_size", f"must be 1..{size}")
+        if not 0 < request.old_size <= request.new_size:
+            raise InvalidArgument("old_size", "need 0 < old_size <= new_size")
         old, new = request.old_size, request.new_size
         proof = await self._read(lambda: self._store.consistency_proof(old, new))
         return audit_pb2.GetConsistencyProofResponse(old_size=old, new_size=new, hashes=proof)

@@ -559,8 +559,9 @@ class SQLAuditStore:
     def delete_openings(self, seq: int, names: Sequence[str]) -> list[str]:
         """Delete these openings of entry ``seq``; return, in ``names`` order, those that existed.
 
-        The caller appends the ``erasure`` entry naming them (``append_batch``); doing
-        that first and deleting after would leave a claimed erasure of evidence still held.
+        The caller (``fedgate.audit.erasure``) appends the ``erasure`` entry naming them
+        *before* deleting: if the process dies in between, the log records an authorised
+        erasure of an opening still held (the verifier warns), never a silent deletion.
         """
         unknown = set(names) - set(OPENING_NAMES)
         if unknown:
