@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import settings
 
 from agency_adapters.mapping import default_mapping_path, load_mapping
 from agency_adapters.server import AdapterServer, build_adapter_server
@@ -34,6 +35,12 @@ from gateway.journal import AuditWriter
 from gateway.policy import AllowListPolicyEngine, FailClosedPolicy, PolicyEngine
 from gateway.server import GatewayServer, build_gateway_server
 from gateway.validation import PurposeRegister
+
+# Property tests: no per-example deadlines (a loaded 2-core CI machine is slow, not wrong);
+# in CI the examples are derandomized so a run is reproducible, locally they vary.
+settings.register_profile("local", deadline=None)
+settings.register_profile("ci", deadline=None, derandomize=True, print_blob=True)
+settings.load_profile("ci" if os.environ.get("CI") else "local")
 
 ROOT = Path(__file__).resolve().parent.parent
 TRUST_DOMAIN = "fedgate.border.nz"

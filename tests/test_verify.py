@@ -475,7 +475,15 @@ def test_odd_manifest_values_fail_cleanly(field: str, value: object) -> None:
         except ExportError:
             return
         report = verify_export(contents, _SMALL.first_key)
-        assert report.failure is not None or field == "files", report
+        if field == "files":
+            return  # unsigned hashes of unsigned files: a hint at most
+        if field == "size" and isinstance(value, int) and 0 <= value <= len(_SMALL.entries):
+            # The manifest is unsigned; entries the checkpoints cover are verified regardless,
+            # so a manifest claiming fewer is a warning, not a failure.
+            assert report.ok, report
+            assert report.warnings or value == len(_SMALL.entries), report
+            return
+        assert report.failure is not None, report
 
 
 @settings(max_examples=150, deadline=None)
