@@ -33,6 +33,8 @@ from fedgate.model import Subject
 if TYPE_CHECKING:
     from fedgate.audit.erasure import ErasureResult
     from fedgate.audit.subject_report import ReportedEntry
+    from fedgate.config import DeploymentConfig
+    from gateway.audit_store import SQLAuditStore
 
 __all__ = ["DEFAULT_ORIGIN", "EXIT_ERASURE_INCOMPLETE", "EXIT_UNUSABLE", "MAX_KEY_FILE_SIZE", "audit_app"]
 
@@ -146,6 +148,22 @@ def verify(
     raise typer.Exit(report.exit_code)
 
 
+def _open_store(config: Path) -> tuple[DeploymentConfig, SQLAuditStore]:
+    """The deployment's config and its audit store (opened, not created), or exit 2 saying why."""
+    from fedgate.config import ConfigError, load_config
+    from fedgate.keys import KeyFileError, load_log_signer
+    from gateway.audit_store import SQLAuditStore
+    from gateway.journal import AuditUnavailable
+
+    try:
+        cfg = load_config(config)
+        signer = load_log_signer(cfg.audit.log_key)
+        store = SQLAuditStore(cfg.audit.store_url, signer=signer, origin=cfg.audit.origin, create=False)
+    except (ConfigError, KeyFileError, AuditUnavailable, ValueError) as exc:
+        raise _unusable(str(exc), False) from None
+    return cfg, store
+
+
 @audit_app.command()
 def keygen(
     directory: Annotated[
@@ -182,18 +200,10 @@ def export(
     config: Annotated[Path, typer.Option(help="Deployment TOML file (its \\[audit] section).")],
 ) -> None:
     """Write a self-contained export of the log (entries, every checkpoint, keys, evidence, manifest)."""
-    from fedgate.config import ConfigError, load_config
-    from fedgate.keys import KeyFileError, load_log_signer
     from gateway.audit_export import export_store
-    from gateway.audit_store import SQLAuditStore
     from gateway.journal import AuditUnavailable
 
-    try:
-        cfg = load_config(config)
-        signer = load_log_signer(cfg.audit.log_key)
-        store = SQLAuditStore(cfg.audit.store_url, signer=signer, origin=cfg.audit.origin, create=False)
-    except (ConfigError, KeyFileError, AuditUnavailable, ValueError) as exc:
-        raise _unusable(str(exc), False) from None
+    _, store = _open_store(config)
     try:
         size, checkpoints = export_store(store, directory)
     except (ExportError, AuditUnavailable) as exc:
@@ -333,18 +343,15 @@ def erase(
     from fedgate.audit.entry import OPENING_NAMES
     from fedgate.audit.erasure import ErasureIncomplete, ErasureRefused, erase_entries, erase_subject
     from fedgate.audit.subject_report import subject_tags
-    from fedgate.config import ConfigError, load_config
-    from fedgate.keys import KeyFileError, load_log_signer, load_tag_key
-    from gateway.audit_store import SQLAuditStore
+    from fedgate.keys import KeyFileError, load_tag_key
     from gateway.journal import AuditUnavailable
 
     named = [passport, given, family, dob, imo, call_sign, consignment, client_code, nzbn, org_name]
     if bool(seq) == any(named):
         raise _unusable("give either --seq or the subject's identifiers, not both and not neither", False)
+    cfg, store = _open_store(config)
+    tags: frozenset[str] = frozenset()
     try:
-        cfg = load_config(config)
-        signer = load_log_signer(cfg.audit.log_key)
-        tags: frozenset[str] = frozenset()
         if not seq:
             subject = _subject(
                 passport=passport,
@@ -359,8 +366,8 @@ def erase(
                 org_name=org_name,
             )
             tags = subject_tags(load_tag_key(cfg.audit.tag_key), subject)
-        store = SQLAuditStore(cfg.audit.store_url, signer=signer, origin=cfg.audit.origin, create=False)
-    except (ConfigError, KeyFileError, AuditUnavailable, ValueError) as exc:
+    except (KeyFileError, ValueError) as exc:
+        store.close()
         raise _unusable(str(exc), False) from None
     names = opening or list(OPENING_NAMES)
     try:
@@ -551,21 +558,10 @@ def rotate_key(
     Afterwards point ``[audit] log_key`` at the new key and restart the gateways: a gateway still
     holding the old key refuses to append (fails closed) rather than fork the log.
     """
-    from fedgate.config import ConfigError, load_config
-    from fedgate.keys import KeyFileError, generate_log_key, load_log_signer
-    from gateway.audit_store import SQLAuditStore
+    from fedgate.keys import KeyFileError, generate_log_key
     from gateway.journal import AuditUnavailable
 
-    try:
-        cfg = load_config(config)
-        store = SQLAuditStore(
-            cfg.audit.store_url,
-            signer=load_log_signer(cfg.audit.log_key),
-            origin=cfg.audit.origin,
-            create=False,
-        )
-    except (ConfigError, KeyFileError, AuditUnavailable, ValueError) as exc:
-        raise _unusable(str(exc), False) from None
+    cfg, store = _open_store(config)
     try:
         new_signer = generate_log_key(new_key_dir, cfg.audit.origin)
         receipt = store.rotate_key(new_signer)
