@@ -1,10 +1,12 @@
-"""The canonical JSON profile: agreement with RFC 8785, refusals, and the strict reader."""
+"""The canonical JSON profile: agreement with RFC 8785, refusals, the strict reader, and the fast path."""
 
 from __future__ import annotations
 
+import collections
 import enum
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import pytest
 import rfc8785
@@ -12,10 +14,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fedgate.audit.canonical import (
+    _JSON_ENCODER,
+    _WALK_BUDGET,
     MAX_CANONICAL_SIZE,
     MAX_DEPTH,
     MAX_SAFE_INTEGER,
     CanonicalError,
+    _fast_encode,
+    _fast_walk,
+    _has_astral,
+    _reference_canonical_bytes,
+    _reference_parse_canonical,
     canonical_bytes,
     parse_canonical,
 )
@@ -151,6 +160,15 @@ class _Text(str):
     pass
 
 
+class _Pair(NamedTuple):
+    first: int
+    second: int
+
+
+class _List(list[Any]):
+    pass
+
+
 _REFUSED = [
     pytest.param({"withheld": [{}, {}, {"code": 1.0}]}, "$.withheld[2].code", "float", id="float"),
     pytest.param({"x": float("nan")}, "$.x", "float", id="nan"),
@@ -168,6 +186,13 @@ _REFUSED = [
     pytest.param({"level": _Level.HIGH}, "$.level", "subclass of int", id="int-enum"),
     pytest.param({"s": _Text("x")}, "$.s", "subclass of str", id="str-subclass"),
     pytest.param({"s": {1, 2}}, "$.s", "set", id="set"),
+    pytest.param({"a": collections.OrderedDict(b=1)}, "$.a", "subclass of dict", id="ordered-dict"),
+    pytest.param({"a": _Pair(1, 2)}, "$.a", "subclass of tuple", id="named-tuple"),
+    pytest.param([_List()], "$[0]", "subclass of list", id="list-subclass"),
+    pytest.param({"a": {True: 1}}, "$.a", "keys must be str", id="bool-key"),
+    pytest.param({"a": {1.5: 1}}, "$.a", "keys must be str", id="float-key"),
+    pytest.param({"a": {"b": 1, 2: 3}}, "$.a", "keys must be str", id="int-key-after-str-key"),
+    pytest.param({"\U0001f600": [1.5]}, '$["\\ud83d\\ude00"][0]', "float", id="float-under-astral-key"),
     pytest.param(_nested(MAX_DEPTH + 1), "$" + "[0]" * MAX_DEPTH, "MAX_DEPTH", id="too-deep"),
     pytest.param(["x" * MAX_CANONICAL_SIZE], "$[0]", "MAX_CANONICAL_SIZE", id="too-large"),
 ]
@@ -318,3 +343,279 @@ def test_parse_rejects_pretty_printed(value: Any) -> None:
         return  # scalars and empty containers have no whitespace to add
     with pytest.raises(CanonicalError):
         parse_canonical(pretty)
+
+
+# --- The fast path against the reference path -------------------------------------------------------
+#
+# canonical_bytes and parse_canonical take the standard library's C encoder and decoder
+# when that gives the reference path's answer, and the reference path otherwise. These
+# tests hold the two to the same bytes, the same values and the same refusals.
+
+
+def _encode_outcome(encode: Callable[[object], bytes], value: object) -> tuple[object, ...]:
+    try:
+        return ("bytes", encode(value))
+    except CanonicalError as refused:
+        return ("refused", refused.path, refused.problem)
+
+
+def _parse_outcome(parse: Callable[[bytes], Any], data: bytes) -> tuple[object, ...]:
+    try:
+        value = parse(data)
+    except CanonicalError as refused:
+        return ("refused", str(refused))
+    # repr tells True from 1, a list from a tuple, and shows key order.
+    return ("accepted", repr(value))
+
+
+_SURROGATES = range(0xD800, 0xE000)
+_BMP = [code for code in range(0x10000) if code not in _SURROGATES]
+
+
+def test_every_bmp_code_point_escapes_as_the_reference_does() -> None:
+    """Each character up to U+FFFF, alone in a string, encodes as rfc8785 and the reference path encode it."""
+    for code in _BMP:
+        text = chr(code)
+        expected = rfc8785.dumps(text)
+        assert _reference_canonical_bytes(text) == expected, hex(code)
+        assert _fast_encode(text).encode("utf-8") == expected, hex(code)
+        assert _JSON_ENCODER.encode(text).encode("utf-8") == expected, hex(code)
+        assert canonical_bytes(text) == expected, hex(code)
+
+
+def test_every_astral_code_point_escapes_as_the_reference_does() -> None:
+    """All characters above U+FFFF, 4096 to a string, encode as rfc8785 encodes them, fast path too."""
+    for start in range(0x10000, 0x110000, 4096):
+        text = "".join(map(chr, range(start, start + 4096)))
+        expected = rfc8785.dumps(text)
+        assert _fast_encode(text).encode("utf-8") == expected, hex(start)
+        assert _JSON_ENCODER.encode(text).encode("utf-8") == expected, hex(start)
+        assert canonical_bytes(text) == expected, hex(start)
+
+
+def test_every_bmp_code_point_as_a_key_sorts_and_escapes_as_rfc8785() -> None:
+    """Objects keyed by every character up to U+FFFF, 256 at a time and in reverse, encode as rfc8785's."""
+    for start in range(0, len(_BMP), 256):
+        keys = [chr(code) for code in reversed(_BMP[start : start + 256])]
+        obj = {key: index for index, key in enumerate(keys)}
+        assert canonical_bytes(obj) == _fast_encode(obj).encode("utf-8") == rfc8785.dumps(obj), hex(
+            ord(keys[-1])
+        )
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [
+        pytest.param({"\ufb33": 1, "\U0001f600": 2}, id="astral-and-private-use-keys"),
+        pytest.param({"a": {"\uffff": 1, "\U00010000": 2}}, id="nested"),
+        pytest.param({"\U0001f600": 1, "\U0001f601": 2, "\U00010000\uffff": 3}, id="astral-only"),
+        pytest.param({"k": "\U0001f600", "\ue000": 0}, id="astral-value-only"),
+    ],
+)
+def test_keys_where_utf16_and_code_point_order_differ(obj: dict[str, Any]) -> None:
+    """Keys that sort differently by UTF-16 and by code point encode in RFC 8785's order, and read back."""
+    assert canonical_bytes(obj) == rfc8785.dumps(obj) == _reference_canonical_bytes(obj)
+    assert parse_canonical(rfc8785.dumps(obj)) == obj
+
+
+# Everything the fast path has to refuse or hand on: floats, big integers, enum members,
+# subclasses, bytes, sets, lone surrogates, keys of other types, astral keys.
+_nasty_text = st.one_of(
+    st.text(st.characters(), max_size=6),  # any code point, lone surrogates included
+    st.lists(
+        st.sampled_from(["a", "\ud800", "\udfff", "\U0001f600", "\ue000", "\uffff", '"']), max_size=4
+    ).map("".join),
+)
+_hostile_keys = st.one_of(
+    _keys,
+    _nasty_text,
+    st.sampled_from([1, 0, None, True, 1.5, _Text("k"), (1, "a"), b"k"]),
+)
+_hostile_scalars = st.one_of(
+    _scalars,
+    _nasty_text,
+    st.integers(),
+    st.floats(),
+    st.sampled_from(
+        [
+            *(MAX_SAFE_INTEGER + 1, -MAX_SAFE_INTEGER - 1, 10**100, _Colour.RED, _Level.HIGH, _Text("x")),
+            *(b"\x00", frozenset({1}), collections.OrderedDict(a=1), _List([1]), _Pair(1, 2)),
+        ]
+    ),
+)
+_hostile_values = st.recursive(
+    _hostile_scalars,
+    lambda children: st.one_of(
+        st.lists(children, max_size=4),
+        st.lists(children, max_size=4).map(tuple),
+        st.dictionaries(_hostile_keys, children, max_size=4),
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=3000)
+@given(st.one_of(_values, _hostile_values))
+def test_fast_path_equals_reference_path(value: Any) -> None:
+    """For any value, in the profile or not, canonical_bytes gives the reference's bytes or refusal."""
+    assert _encode_outcome(canonical_bytes, value) == _encode_outcome(_reference_canonical_bytes, value)
+
+
+@given(st.integers(0, 3), st.booleans())
+def test_fast_path_depth_limit_equals_reference(slack: int, siblings: bool) -> None:
+    """Values around MAX_DEPTH, nested through objects and arrays, are encoded or refused alike."""
+    value: Any = "leaf"
+    for level in range(MAX_DEPTH - 2 + slack):
+        value = {f"k{level}": value, "z": [1]} if level % 2 else ([0, value, True] if siblings else [value])
+    assert _encode_outcome(canonical_bytes, value) == _encode_outcome(_reference_canonical_bytes, value)
+    data = json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
+    assert _parse_outcome(parse_canonical, data) == _parse_outcome(_reference_parse_canonical, data)
+
+
+def test_shared_subvalues_are_not_cycles() -> None:
+    """The same list referred to twice is encoded twice; only a cycle is refused."""
+    shared = [1, 2]
+    assert canonical_bytes({"a": shared, "b": shared}) == b'{"a":[1,2],"b":[1,2]}'
+
+
+def test_shared_subvalues_cannot_make_encoding_exponential() -> None:
+    """A list holding itself twice, 30 deep, is refused as too large, as the reference refuses it."""
+    value: Any = "x"
+    for _ in range(30):
+        value = [value, value]  # 2**30 leaves, from 30 small lists
+    outcome = _encode_outcome(canonical_bytes, value)
+    assert outcome == _encode_outcome(_reference_canonical_bytes, value)
+    assert "MAX_CANONICAL_SIZE" in str(outcome[2])
+
+
+@pytest.mark.parametrize(
+    "items", [MAX_CANONICAL_SIZE // 2 - 1, MAX_CANONICAL_SIZE // 2, MAX_CANONICAL_SIZE + 1]
+)
+def test_many_items_around_the_size_limit_equal_reference(items: int) -> None:
+    """Arrays with about as many items as the size limit allows are encoded or refused alike."""
+    value = [0] * items
+    assert _encode_outcome(canonical_bytes, value) == _encode_outcome(_reference_canonical_bytes, value)
+
+
+def test_fast_encoder_equals_the_json_module() -> None:
+    """The encoder object made once writes what ``JSONEncoder.encode`` writes, on a realistic entry."""
+    entry: dict[str, Any] = {
+        "kind": "disclosure",
+        "withheld": [{"category": "warrant", "field": "offence", "code": "FG-NEED-TO-KNOW"}],
+        "legal_basis": ({"mou_id": "MOU-1", "statute_refs": ["Te Ture Pirihimana 2008 w\u0101hanga 9"]},),
+        "released": {"records": 2, "fields": {"warrant": ["status"]}, "commitment": None},
+        "emergency": False,
+        "seq": MAX_SAFE_INTEGER,
+        '\x00"\\': "\u2028\x7f",
+    }
+    assert _fast_encode(entry) == _JSON_ENCODER.encode(entry)
+    assert _fast_encode(entry).encode("utf-8") == rfc8785.dumps(entry) == canonical_bytes(entry)
+
+
+def test_realistic_entry_takes_the_fast_path() -> None:
+    """An entry as the gateway writes it passes the fast walk, so the C encoder writes its bytes."""
+    entry: dict[str, Any] = {
+        "kind": "disclosure",
+        "seq": 41,
+        "time": "2025-03-01T12:34:56.789012Z",
+        "v": 1,
+        "subject": {"kind": "person", "identifier_kinds": ["passport"], "tags": ["ab" * 32]},
+        "legal_basis": [{"mou_id": "MOU-1", "clause": "4.2", "statute_refs": ["Act s 1"]}],
+        "justification": None,
+        "emergency": False,
+    }
+    assert _fast_walk(entry, 0, _WALK_BUDGET) >= 0
+    assert not _has_astral(_fast_encode(entry).encode("utf-8"))
+    assert canonical_bytes(entry) == _fast_encode(entry).encode("utf-8") == rfc8785.dumps(entry)
+
+
+@pytest.mark.parametrize(
+    ("text", "astral"),
+    [
+        pytest.param("plain", False, id="ascii"),
+        pytest.param("\u00e9\u20ac\ufb33\uffff", False, id="bmp"),
+        pytest.param("a\U00010000", True, id="first-astral"),
+        pytest.param("\U0001f600", True, id="emoji"),
+        pytest.param("\U000e0001", True, id="plane-14"),
+        pytest.param("\U0010ffff", True, id="last-code-point"),
+    ],
+)
+def test_has_astral_finds_characters_above_ffff(text: str, astral: bool) -> None:
+    """The UTF-8 check for characters above U+FFFF finds each plane's and misses the BMP's."""
+    assert _has_astral(text.encode("utf-8")) is astral
+
+
+@st.composite
+def _candidate_inputs(draw: st.DrawFn) -> bytes:
+    """Canonical bytes, or canonical bytes with one change that an attacker or a bug might make."""
+    value = draw(_parsed_values)
+    data = _reference_canonical_bytes(value)
+    change = draw(
+        st.sampled_from(
+            ["none", "insert", "delete", "replace", "ascii-escapes", "unsorted", "spaced", "pair"]
+        )
+    )
+    if change == "ascii-escapes":
+        return json.dumps(value, ensure_ascii=True, separators=(",", ":"), sort_keys=True).encode()
+    if change == "unsorted":
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    if change == "spaced":
+        return json.dumps(value, ensure_ascii=False, sort_keys=True).encode()
+    if change == "pair":
+        # An object repeating a key, or a member whose value is a float or an escaped key.
+        member = draw(st.sampled_from([b'"a":1,"a":1', b'"a":1.0', b'"\\u0061":1', b'"a":-0', b'"a":1e2']))
+        return b"{" + member + b"}" if b"{" not in data else data.replace(b"{", b"{" + member + b",", 1)
+    if change == "none":
+        return data
+    at = draw(st.integers(0, len(data)))
+    if change == "delete":
+        return data[:at] + data[at + 1 :]
+    piece = draw(
+        st.sampled_from(
+            [
+                *(b" ", b"\n", b",", b"\\", b'"', b"0", b"-", b".", b"e", b"[", b"]", b"{", b"}", b":"),
+                *(b"\\u0041", b"\\/", b"\\u00e9", b"\\ud800", b"\\ud83d\\ude00", b"\\u001F", b"\\u000a"),
+                *(b"\xc3\xa9", b"\xf0\x9f\x98\x80", b"\xed\xa0\x80", b"\xff", b"\xef\xbb\xbf", b"\x00"),
+            ]
+        )
+    )
+    return data[:at] + piece + data[at + (change == "replace") :]
+
+
+@settings(max_examples=2000)
+@given(_candidate_inputs())
+def test_fast_reader_equals_reference_reader(data: bytes) -> None:
+    """On canonical and near-canonical bytes, parse_canonical accepts and refuses as the reference does."""
+    assert _parse_outcome(parse_canonical, data) == _parse_outcome(_reference_parse_canonical, data)
+
+
+@pytest.mark.parametrize(("data", "problem"), _NON_CANONICAL)
+def test_fast_reader_refuses_as_reference(data: bytes, problem: str) -> None:
+    """Each known non-canonical input is refused by the fast reader with the reference's exact message."""
+    outcome = _parse_outcome(parse_canonical, data)
+    assert outcome == _parse_outcome(_reference_parse_canonical, data)
+    assert problem in str(outcome[1])
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(b'{"\xf0\x9f\x98\x80":1,"\xef\xac\xb3":2}', id="astral-key-first"),
+        pytest.param(b'{"\xef\xac\xb3":2,"\xf0\x9f\x98\x80":1}', id="astral-key-in-code-point-order"),
+        pytest.param(b'["\xf0\x9f\x98\x80"]', id="astral-value"),
+        pytest.param(
+            b'{"a":[' + b"[" * (MAX_DEPTH - 2) + b"]" * (MAX_DEPTH - 2) + b"]}", id="exactly-max-depth"
+        ),
+        pytest.param(b'{"a":[' + b"[" * (MAX_DEPTH - 1) + b"]" * (MAX_DEPTH - 1) + b"]}", id="one-too-deep"),
+        pytest.param(b"[" + b"[]," * 40 + b"[]]", id="many-shallow-arrays"),
+        pytest.param(b'["[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["]', id="brackets-inside-a-string"),
+        pytest.param(b"[9007199254740991,-9007199254740991]", id="integer-bounds"),
+        pytest.param(b"[-9007199254740992]", id="integer-below-bound"),
+        pytest.param(b'"\\u001f\\b"', id="control-escapes"),
+        pytest.param(b'{"a":1} ', id="trailing-space"),
+        pytest.param(b"-0", id="bare-negative-zero"),
+    ],
+)
+def test_fast_reader_edge_cases_equal_reference(data: bytes) -> None:
+    """Inputs at the edges of the fast reader's own checks are decided as the reference decides them."""
+    assert _parse_outcome(parse_canonical, data) == _parse_outcome(_reference_parse_canonical, data)

@@ -30,6 +30,16 @@ may be personal data.
 canonical encoding of what they decode to, so two byte strings that an auditor
 treats as the same entry are the same bytes.
 
+Two paths, one answer. The *reference path* (``_reference_canonical_bytes``,
+``_reference_parse_canonical``) is the encoder written out from the rules above, in
+pure Python; it decides every refusal and writes every error message. The *fast path*
+in front of it hands a value to the standard library's C encoder (and bytes to its C
+decoder) when a cheap check shows that the result is byte for byte the reference
+path's, and otherwise steps aside: it only ever produces bytes, or accepts input, that
+the reference path would produce or accept, so it changes speed and nothing else. The
+argument is in ``_fast_walk`` and ``_JSON_ENCODER``; tests compare the two paths
+exhaustively over code points and on generated values.
+
 Errors::
 
     ValueError
@@ -224,14 +234,8 @@ def _unsupported(value: object) -> str:
     return f"values of type {type(value).__name__} are not in the canonical profile"
 
 
-def canonical_bytes(value: object) -> bytes:
-    """Encode ``value`` in the canonical profile; ``CanonicalError`` names the offending path.
-
-    Accepts ``dict`` with ``str`` keys, ``list``, ``tuple``, ``str``, ``bool``, ``None``
-    and ``int`` within +-``MAX_SAFE_INTEGER``, nested at most ``MAX_DEPTH`` deep, with an
-    encoding of at most ``MAX_CANONICAL_SIZE`` bytes. Equal to ``rfc8785.dumps(value)``
-    for every value accepted.
-    """
+def _reference_canonical_bytes(value: object) -> bytes:
+    """``canonical_bytes`` written out from the rules: the reference the fast path must equal."""
     encoder = _Encoder()
     try:
         encoder.value(value, 0)
@@ -251,16 +255,8 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return obj
 
 
-def parse_canonical(data: bytes) -> Any:
-    """Decode ``data``, accepting it only if it is the canonical encoding of what it decodes to.
-
-    Refused with ``CanonicalError``: input over ``MAX_CANONICAL_SIZE``, invalid UTF-8,
-    a byte order mark, anything that is not JSON, repeated keys, and any JSON that is not
-    byte for byte what ``canonical_bytes`` makes of the decoded value (whitespace,
-    unsorted keys, ``\\u0041`` or ``\\/`` escapes, upper-case hex escapes, floats, ``-0``,
-    integers beyond +-``MAX_SAFE_INTEGER``, escaped lone surrogates, nesting deeper than
-    ``MAX_DEPTH``). Messages give a byte offset or a path, never content.
-    """
+def _reference_parse_canonical(data: bytes) -> Any:
+    """``parse_canonical`` written out from the rules: it decides every refusal and its message."""
     if not isinstance(data, bytes):
         raise TypeError(f"parse_canonical takes bytes, not {type(data).__name__}")
     if len(data) > MAX_CANONICAL_SIZE:
@@ -287,7 +283,7 @@ def parse_canonical(data: bytes) -> Any:
         raise CanonicalError("$", "not valid JSON: a number is too long") from None
     # Floats, NaN, large integers, escaped lone surrogates and deep nesting are all
     # decoded by the json module; re-encoding refuses them with their path.
-    encoded = canonical_bytes(value)
+    encoded = _reference_canonical_bytes(value)
     if encoded != data:
         offset = next(
             (i for i, (a, b) in enumerate(zip(encoded, data, strict=False)) if a != b),
@@ -295,3 +291,196 @@ def parse_canonical(data: bytes) -> Any:
         )
         raise CanonicalError("$", f"not in canonical form (first difference at byte {offset})")
     return value
+
+
+# --- The fast path ----------------------------------------------------------------------------------
+
+# The standard library's C encoder, set to write the profile. For a value that passes
+# ``_fast_walk`` it writes the reference path's output character for character:
+# 1. ``sort_keys`` sorts keys by code point, which is RFC 8785's UTF-16 order unless a key
+#    holds a character above U+FFFF. Keys are written unescaped, so the callers look for
+#    such characters in the output and leave those values to the reference path.
+# 2. With ``ensure_ascii=False`` it escapes ``"``, ``\`` and the controls below U+0020,
+#    as ``\b \t \n \f \r`` or ``\u00xx`` in lower-case hex, and nothing else: RFC 8785's
+#    rule (``test_every_bmp_code_point_escapes_as_the_reference_does`` checks each one).
+# 3. An exact ``int`` is written by ``int.__repr__`` as the reference path writes it;
+#    ``True``, ``False``, ``None`` as the literals; a tuple as an array.
+# 4. A lone surrogate is written through unchanged, so the UTF-8 encoding of the output
+#    fails and the reference path refuses the value with its path.
+# No circular check: ``_fast_walk`` bounds the depth, which a cycle cannot pass.
+_JSON_ENCODER = json.JSONEncoder(
+    ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False, check_circular=False
+)
+# ``JSONEncoder.encode`` builds a new C encoder object on every call. This is the one it
+# builds (CPython's ``JSONEncoder.iterencode`` passes the same arguments), made once, which
+# saves about a microsecond a call. Without the C accelerator the method does the work.
+_C_MAKE_ENCODER = getattr(json.encoder, "c_make_encoder", None)
+_C_ENCODER = (
+    None
+    if _C_MAKE_ENCODER is None
+    else _C_MAKE_ENCODER(
+        None, _JSON_ENCODER.default, json.encoder.encode_basestring, None, ":", ",", True, False, False
+    )
+)
+
+
+def _fast_encode(value: Any) -> str:
+    """``_JSON_ENCODER.encode(value)``, for a value in the fast profile."""
+    if _C_ENCODER is None:
+        return _JSON_ENCODER.encode(value)
+    return "".join(_C_ENCODER(value, 0))
+
+
+_NONE_TYPE = type(None)
+
+
+def _has_astral(utf8: bytes) -> bool:
+    """Whether valid UTF-8 ``utf8`` holds a character above U+FFFF: bytes F0..F4 only ever lead one."""
+    # An int operand makes ``in`` a memchr; a one-byte bytes operand takes a slower search.
+    return not utf8.isascii() and (
+        0xF0 in utf8 or 0xF1 in utf8 or 0xF2 in utf8 or 0xF3 in utf8 or 0xF4 in utf8
+    )
+
+
+#: Array items and object members the fast walk visits at most. Each adds at least a byte
+#: to the encoding, so a value with more is too large for the reference path anyway; the
+#: bound keeps a value that shares sub-values (``[x, x]`` nested 30 deep) from making the
+#: walk exponential, where the reference path stops at MAX_CANONICAL_SIZE bytes.
+_WALK_BUDGET = MAX_CANONICAL_SIZE
+
+
+def _fast_walk(value: Any, depth: int, budget: int) -> int:
+    """Check ``value`` for the fast path; the budget left, or -1 if the reference path must decide.
+
+    ``depth`` counts the arrays and objects around ``value``. A value passes if it holds
+    only the profile's exact types, integers within range and str keys, nested at most
+    MAX_DEPTH deep, in at most ``budget`` items. The reference path can still refuse it in
+    two ways, both visible in the encoder's output: a lone surrogate, and an encoding over
+    MAX_CANONICAL_SIZE. -1 only means "not here": the reference path decides, and says why.
+    """
+    # One loop per container with the common leaf types tested inline: a function call per
+    # leaf would cost more than the C encoder spends on the whole value.
+    kind = type(value)
+    if kind is dict:
+        budget -= len(value)
+        if depth >= MAX_DEPTH or budget < 0:
+            return -1
+        depth += 1
+        for key, item in value.items():
+            if type(key) is not str:
+                return -1
+            kind = type(item)
+            if kind is str or kind is bool or kind is _NONE_TYPE:
+                continue
+            if kind is int:
+                if -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
+                    continue
+                return -1
+            budget = _fast_walk(item, depth, budget)
+            if budget < 0:
+                return -1
+        return budget
+    if kind is list or kind is tuple:
+        budget -= len(value)
+        if depth >= MAX_DEPTH or budget < 0:
+            return -1
+        depth += 1
+        for item in value:
+            kind = type(item)
+            if kind is str or kind is bool or kind is _NONE_TYPE:
+                continue
+            if kind is int:
+                if -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
+                    continue
+                return -1
+            budget = _fast_walk(item, depth, budget)
+            if budget < 0:
+                return -1
+        return budget
+    if kind is str or kind is bool or kind is _NONE_TYPE:
+        return budget
+    if kind is int and -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+        return budget
+    return -1
+
+
+class _NotFastPath(Exception):
+    """Raised by the fast decoder's hooks: the reference path decides this input."""
+
+
+def _safe_int(digits: str) -> int:
+    number = int(digits)  # ValueError past Python's digit limit: the reference path reports it
+    if -MAX_SAFE_INTEGER <= number <= MAX_SAFE_INTEGER:
+        return number
+    raise _NotFastPath
+
+
+def _no_float(_literal: str) -> Any:
+    raise _NotFastPath
+
+
+# The standard library's C decoder, leaving floats, NaN, infinities and integers beyond
+# +-MAX_SAFE_INTEGER to the reference path. Repeated keys are not looked for: text that
+# repeats a key is never what the encoder writes for the decoded value (see parse_canonical).
+_FAST_DECODER = json.JSONDecoder(parse_int=_safe_int, parse_float=_no_float, parse_constant=_no_float)
+
+
+def canonical_bytes(value: object) -> bytes:
+    """Encode ``value`` in the canonical profile; ``CanonicalError`` names the offending path.
+
+    Accepts ``dict`` with ``str`` keys, ``list``, ``tuple``, ``str``, ``bool``, ``None``
+    and ``int`` within +-``MAX_SAFE_INTEGER``, nested at most ``MAX_DEPTH`` deep, with an
+    encoding of at most ``MAX_CANONICAL_SIZE`` bytes. Equal to ``rfc8785.dumps(value)``
+    for every value accepted.
+    """
+    if _fast_walk(value, 0, _WALK_BUDGET) >= 0:
+        try:
+            encoded = _fast_encode(value).encode("utf-8")
+        except UnicodeEncodeError:
+            pass  # a lone surrogate: the reference path names where it is
+        else:
+            if len(encoded) <= MAX_CANONICAL_SIZE and not _has_astral(encoded):
+                return encoded
+    return _reference_canonical_bytes(value)
+
+
+def parse_canonical(data: bytes) -> Any:
+    """Decode ``data``, accepting it only if it is the canonical encoding of what it decodes to.
+
+    Refused with ``CanonicalError``: input over ``MAX_CANONICAL_SIZE``, invalid UTF-8,
+    a byte order mark, anything that is not JSON, repeated keys, and any JSON that is not
+    byte for byte what ``canonical_bytes`` makes of the decoded value (whitespace,
+    unsorted keys, ``\\u0041`` or ``\\/`` escapes, upper-case hex escapes, floats, ``-0``,
+    integers beyond +-``MAX_SAFE_INTEGER``, escaped lone surrogates, nesting deeper than
+    ``MAX_DEPTH``). Messages give a byte offset or a path, never content.
+    """
+    if not isinstance(data, bytes):
+        raise TypeError(f"parse_canonical takes bytes, not {type(data).__name__}")
+    if len(data) <= MAX_CANONICAL_SIZE:
+        try:
+            text = data.decode("utf-8")
+            value, end = _FAST_DECODER.raw_decode(text)
+        except (_NotFastPath, ValueError, RecursionError):
+            pass  # not JSON, or not JSON the fast path takes: the reference path says which
+        else:
+            # Accepted here only if the text is what the fast encoder writes for the value
+            # it decodes to, under the conditions that make that the reference encoding:
+            # 1. exact types, integers in range (the decoder and its hooks), nesting at most
+            #    MAX_DEPTH (no more brackets than that, or the full check);
+            # 2. no character above U+FFFF in the text, so (the encoder writes them as they
+            #    are) none in a key, where code point and UTF-16 order could differ;
+            # 3. no lone surrogate: the text is valid UTF-8, and an escaped one would come
+            #    back from the encoder unescaped and so differ from the text.
+            # The text then repeats no key (distinct keys are written distinctly), so the
+            # reference path accepts it too, and decodes it to an equal value.
+            if (
+                end == len(text)
+                and (
+                    data.count(b"[") + data.count(b"{") <= MAX_DEPTH
+                    or _fast_walk(value, 0, _WALK_BUDGET) >= 0
+                )
+                and not _has_astral(data)
+                and _fast_encode(value) == text
+            ):
+                return value
+    return _reference_parse_canonical(data)

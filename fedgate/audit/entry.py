@@ -10,6 +10,7 @@ against the format. No IO here.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -35,6 +36,12 @@ ENTRY_KINDS = frozenset({"disclosure", "refusal", "erasure", "key_rotation", "po
 #: Names of the commitments an entry may carry, and so of the openings kept as evidence.
 OPENING_NAMES = ("subject", "released", "justification")
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+# _TIME_FORMAT as ``format_time`` writes it: every field zero-padded, ASCII digits only.
+_TIME_PATTERN = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})\.([0-9]{6})Z")
+_FIRST_PADDED_YEAR = 1000  # strftime's %Y has four digits from here on, on every platform
+# The last time parse_time read on its fast path, and what it read (a datetime is immutable).
+# It starts as a true pair: an empty or malformed text must never match it.
+_last_time: tuple[str, datetime] = ("1970-01-01T00:00:00.000000Z", datetime(1970, 1, 1, tzinfo=UTC))
 
 
 class EntryFormatError(ValueError):
@@ -66,7 +73,8 @@ def format_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime(_TIME_FORMAT)
 
 
-def parse_time(text: str) -> datetime:
+def _reference_parse_time(text: str) -> datetime:
+    """``parse_time`` by its definition: whatever ``format_time`` writes, read back exactly."""
     try:
         moment = datetime.strptime(text, _TIME_FORMAT).replace(tzinfo=UTC)
     except ValueError:
@@ -74,6 +82,34 @@ def parse_time(text: str) -> datetime:
     if format_time(moment) != text:
         raise EntryFormatError("time: not in canonical form")
     return moment
+
+
+def parse_time(text: str) -> datetime:
+    """Read a time in the one form ``format_time`` writes; ``EntryFormatError`` for anything else.
+
+    A time the pattern matches is read directly, which is what ``_reference_parse_time``
+    (strptime, then a check that formatting gives the text back) accepts and returns for
+    it. Anything else goes to the reference, which decides and words the refusal: years
+    before 1000 (strftime writes them unpadded on glibc, so whether they read back depends
+    on the platform), dates that do not exist, and every malformed text.
+    """
+    global _last_time
+    last = _last_time  # one read: another thread may replace it meanwhile
+    if type(text) is str:
+        if text == last[0]:
+            return last[1]  # a batch shares one time, so the sequencer and verifier repeat it
+        match = _TIME_PATTERN.fullmatch(text)
+        if match is not None:
+            year, month, day, hour, minute, second, microsecond = map(int, match.groups())
+            if year >= _FIRST_PADDED_YEAR:
+                try:
+                    moment = datetime(year, month, day, hour, minute, second, microsecond, tzinfo=UTC)
+                except ValueError:
+                    pass  # no such date or time: the reference words the refusal
+                else:
+                    _last_time = (text, moment)
+                    return moment
+    return _reference_parse_time(text)
 
 
 def sequenced_bytes(pending: PendingEntry, seq: int, time: str) -> bytes:
