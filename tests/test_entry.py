@@ -289,3 +289,10 @@ def test_parse_entry_refusal_does_not_echo_values() -> None:
         parse_entry(_entry(kind="Jos\u00e9 N\u00fa\u00f1ez 1979-03-14"))
     assert "N\u00fa\u00f1ez" not in str(caught.value)
     assert "1979" not in str(caught.value)
+
+
+def test_boolean_version_is_not_version_one() -> None:
+    """An entry whose version is `true` is refused, although Python counts True as 1."""
+    data = b'{"kind":"refusal","seq":0,"time":"2026-01-01T00:00:00.000000Z","v":true}'
+    with pytest.raises(EntryFormatError, match=r"^v:"):
+        parse_entry(data)

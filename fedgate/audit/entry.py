@@ -128,7 +128,8 @@ def parse_entry(data: bytes) -> dict[str, Any]:
         raise EntryFormatError(f"not canonical JSON ({exc})") from None
     if not isinstance(value, dict):
         raise EntryFormatError("entry: not a JSON object")
-    if value.get("v") != ENTRY_VERSION:
+    version = value.get("v")
+    if version != ENTRY_VERSION or isinstance(version, bool):  # True == 1 in Python
         raise EntryFormatError("v: unsupported entry version")
     seq = value.get("seq")
     if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
