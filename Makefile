@@ -9,6 +9,9 @@ $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
+	# Test oracle only: the OPA Go engine in process. Its metadata claims Python >= 3.14 but it
+	# works on 3.11; it has no dependencies. Pinned: conformance is judged against this OPA.
+	$(PY) -m pip install --quiet --no-deps --ignore-requires-python 'opa-golib-python-bindings==0.4.4'
 	touch $(STAMP)
 
 demo: $(STAMP)

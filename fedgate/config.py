@@ -21,6 +21,7 @@ __all__ = [
     "ConfigError",
     "DeploymentConfig",
     "GatewayConfig",
+    "OpaConfig",
     "load_config",
     "render_config",
 ]
@@ -40,10 +41,23 @@ class GatewayConfig:
     listen: str
     cert: Path
     key: Path
-    policy_engine: str
-    allowlist: Path
-    purposes: Path
+    policy_engine: str  # "embedded" (regorus, in process) or "opa" (an OPA server)
+    policy_bundle: Path
     adapter_timeout_s: float
+    opa: OpaConfig | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OpaConfig:
+    """How the gateway reaches an OPA server (``policy_engine = "opa"``); see docs/opa-server.md."""
+
+    url: str
+    ca: Path | None
+    cert: Path | None
+    key: Path | None
+    token_file: Path | None
+    timeout_s: float
+    allow_insecure_http: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,19 +123,48 @@ class _Section:
             raise ConfigError(f"{self._where(key)}: must be host:port")
         return value
 
-    def file(self, key: str, default: Any = ..., *, must_exist: bool = True) -> Path:
+    def file(self, key: str, default: Any = ..., *, must_exist: bool = True, directory: bool = False) -> Path:
         value = self.get(key, str, default)
         path = Path(value)
         if not path.is_absolute():
             path = (self.path.parent / path).resolve()
-        if must_exist and not path.is_file():
+        if must_exist and directory and not path.is_dir():
+            raise ConfigError(f"{self._where(key)}: directory not found: {path}")
+        if must_exist and not directory and not path.is_file():
             raise ConfigError(f"{self._where(key)}: file not found: {path}")
         return path
+
+    def optional_file(self, key: str) -> Path | None:
+        return self.file(key) if key in self.raw else None
 
     def done(self) -> None:
         unknown = sorted(set(self.raw) - self.used)
         if unknown:
             raise ConfigError(f"{self._where(unknown[0])}: unknown key")
+
+
+def _opa_section(sec: _Section, engine: str) -> OpaConfig | None:
+    if engine != "opa":
+        if sec.raw:
+            raise ConfigError(f"{sec.path}: [gateway.opa]: only used with policy_engine = 'opa'")
+        return None
+    timeout_ms = sec.get("timeout_ms", int, 1000)
+    if not 10 <= timeout_ms <= 10_000:
+        raise ConfigError(f"{sec.path}: gateway.opa.timeout_ms: must be 10..10000")
+    cert, key = sec.optional_file("cert"), sec.optional_file("key")
+    if (cert is None) != (key is None):
+        raise ConfigError(f"{sec.path}: gateway.opa: cert and key go together")
+    config = OpaConfig(
+        url=sec.get("url", str),
+        ca=sec.optional_file("ca"),
+        cert=cert,
+        key=key,
+        token_file=sec.optional_file("token_file"),
+        timeout_s=timeout_ms / 1000,
+        allow_insecure_http=sec.get("allow_insecure_http", bool, False),
+    )
+    sec.done()
+    return config
 
 
 def load_config(path: Path) -> DeploymentConfig:
@@ -137,9 +180,10 @@ def load_config(path: Path) -> DeploymentConfig:
     ca = tls.file("ca")
     tls.done()
     gw = _Section(path, "gateway", top.get("gateway", dict))
-    engine = gw.get("policy_engine", str, "allowlist")
-    if engine != "allowlist":
-        raise ConfigError(f"{path}: gateway.policy_engine: only 'allowlist' is available in this version")
+    engine = gw.get("policy_engine", str, "embedded")
+    if engine not in ("embedded", "opa"):
+        raise ConfigError(f"{path}: gateway.policy_engine: must be 'embedded' or 'opa'")
+    opa = _opa_section(_Section(path, "gateway.opa", gw.get("opa", dict, {})), engine)
     timeout_ms = gw.get("adapter_timeout_ms", int, 2000)
     if not 10 <= timeout_ms <= 60_000:
         raise ConfigError(f"{path}: gateway.adapter_timeout_ms: must be 10..60000")
@@ -148,9 +192,9 @@ def load_config(path: Path) -> DeploymentConfig:
         cert=gw.file("cert"),
         key=gw.file("key"),
         policy_engine=engine,
-        allowlist=gw.file("allowlist", str(REPO_ROOT / "policies" / "interim_allowlist.yaml")),
-        purposes=gw.file("purposes", str(REPO_ROOT / "policies" / "purposes.yaml")),
+        policy_bundle=gw.file("policy_bundle", str(REPO_ROOT / "policies"), directory=True),
         adapter_timeout_s=timeout_ms / 1000,
+        opa=opa,
     )
     gw.done()
     audit = _audit_section(_Section(path, "audit", top.get("audit", dict)))

@@ -13,12 +13,14 @@ from agency_adapters.server import AdapterServer, build_adapter_server
 from agency_adapters.source import SQLRecordSource
 from fedgate.config import DeploymentConfig
 from fedgate.keys import load_log_signer, load_tag_key
+from fedgate.policy.bundle import load_bundle
+from fedgate.policy.opa_server import OpaServerEvaluator
 from fedgate.tls import channel_credentials, server_credentials
 from gateway.audit_store import SQLAuditStore
 from gateway.fanout import AdapterPool
-from gateway.policy import AllowListPolicyEngine, FailClosedPolicy
+from gateway.policy import FailClosedPolicy
+from gateway.policy_rego import RegoPolicyEngine
 from gateway.server import GatewayServer, build_gateway_server
-from gateway.validation import PurposeRegister
 
 __all__ = ["build_adapter", "build_gateway", "serve_until_signalled"]
 
@@ -27,7 +29,21 @@ _log = structlog.get_logger(__name__)
 
 def build_gateway(config: DeploymentConfig, *, listen: str | None = None) -> GatewayServer:
     gw = config.gateway
-    policy = FailClosedPolicy(AllowListPolicyEngine.load(gw.allowlist))
+    bundle = load_bundle(gw.policy_bundle)  # an invalid bundle stops the gateway here
+    opa = None
+    if gw.policy_engine == "opa":
+        assert gw.opa is not None
+        oc = gw.opa
+        opa = OpaServerEvaluator(
+            oc.url,
+            ca_file=oc.ca,
+            client_cert=(oc.cert, oc.key) if oc.cert is not None and oc.key is not None else None,
+            token=oc.token_file.read_text(encoding="utf-8").strip() if oc.token_file else None,
+            timeout_s=oc.timeout_s,
+            allow_insecure_http=oc.allow_insecure_http,
+        )
+    policy = FailClosedPolicy(RegoPolicyEngine(bundle, engine=gw.policy_engine, opa=opa))
+    _log.info("policy.loaded", engine=gw.policy_engine, bundle_digest=bundle.digest, mous=len(bundle.mous))
     adapters = AdapterPool(
         {a.agency: a.address for a in config.adapters.values()},
         channel_credentials(config.ca, gw.cert, gw.key),
@@ -42,11 +58,12 @@ def build_gateway(config: DeploymentConfig, *, listen: str | None = None) -> Gat
         adapters=adapters,
         store=store,
         tag_key=load_tag_key(audit.tag_key),
-        purposes=PurposeRegister.load(gw.purposes),
+        purposes=bundle.purposes,
         trust_domain=config.trust_domain,
         adapter_timeout_s=gw.adapter_timeout_s,
         max_batch=audit.max_batch,
         max_delay_s=audit.max_delay_s,
+        record_activation=True,
     )
 
 

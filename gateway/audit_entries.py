@@ -102,13 +102,14 @@ def lookup_entries(
             "withheld_silently": [{"category": c, "code": code} for c, code in answer.withheld_silently],
             "legal_basis": [
                 {
-                    "mou_id": g.basis.mou_id,
-                    "clause": g.basis.clause,
-                    "statute_refs": list(g.basis.statute_refs),
-                    "decision_code": g.basis.decision_code,
+                    "mou_id": b.mou_id,
+                    "clause": b.clause,
+                    "statute_refs": list(b.statute_refs),
+                    "decision_code": b.decision_code,
                     "category": g.category,
                 }
                 for g in grants
+                for b in g.bases
             ],
             "policy": {"bundle_digest": plan.bundle_digest, "decision_id": plan.decision_id},
             "refusal_code": answer.refusal[0] if answer.refusal else None,

@@ -14,6 +14,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from fedgate.audit.entry import PendingEntry
 from fedgate.health import HealthWatch
 from fedgate.v1 import audit_pb2, audit_pb2_grpc, gateway_pb2, gateway_pb2_grpc
 from gateway.audit_service import AuditLogService
@@ -41,6 +42,9 @@ class GatewayServer:
         store: AuditStore,
         committer: GroupCommitter | None,
         health_watch: HealthWatch,
+        policy: PolicyEngine | None = None,
+        audit_writer: AuditWriter | None = None,
+        record_activation: bool = False,
     ) -> None:
         self.server = server
         self.port = port
@@ -48,10 +52,31 @@ class GatewayServer:
         self.store = store
         self.committer = committer
         self.health = health_watch
+        self.policy = policy
+        self.audit_writer = audit_writer
+        self.record_activation = record_activation
 
     async def start(self) -> None:
         if self.committer is not None:
             await self.committer.start()
+        if self.policy is not None:
+            # An OPA server gets the bundle (and proves it holds it) before any lookup; then the
+            # log records which bundle decides from now on: a policy_activation entry.
+            start = getattr(self.policy, "start", None)
+            if start is not None:
+                await start()
+            if self.audit_writer is not None and self.record_activation:
+                await self.audit_writer.append(
+                    [
+                        PendingEntry(
+                            {
+                                "kind": "policy_activation",
+                                "bundle_digest": self.policy.bundle_digest,
+                                "activated_by": "gateway start",
+                            }
+                        )
+                    ]
+                )
         await self.server.start()
         await self.health.start()
 
@@ -62,6 +87,9 @@ class GatewayServer:
         if self.committer is not None:
             await self.committer.close()
         await self.adapters.close()
+        close = getattr(self.policy, "close", None)
+        if close is not None:
+            await close()
         self.store.close()
 
 
@@ -79,8 +107,13 @@ def build_gateway_server(
     audit_writer: AuditWriter | None = None,
     max_batch: int = DEFAULT_MAX_BATCH,
     max_delay_s: float = DEFAULT_MAX_DELAY_S,
+    record_activation: bool = False,
 ) -> GatewayServer:
-    """Build (not start) the gateway. ``audit_writer`` replaces the group committer (tests only)."""
+    """Build (not start) the gateway. ``audit_writer`` replaces the group committer (tests only).
+
+    ``record_activation`` appends a ``policy_activation`` entry (the bundle digest) at start,
+    as deployments do; tests that count entries leave it off.
+    """
     committer = None
     if audit_writer is None:
         committer = GroupCommitter(store, max_batch=max_batch, max_delay_s=max_delay_s)
@@ -116,4 +149,14 @@ def build_gateway_server(
     if port == 0:
         raise OSError(f"cannot listen on {listen}")
     watch = HealthWatch(health_servicer, (SERVICE_NAME, AUDIT_SERVICE_NAME), store.check, component="gateway")
-    return GatewayServer(server, port, adapters, store, committer, watch)
+    return GatewayServer(
+        server,
+        port,
+        adapters,
+        store,
+        committer,
+        watch,
+        policy,
+        audit_writer,
+        record_activation=record_activation,
+    )

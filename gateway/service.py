@@ -262,12 +262,13 @@ class LookupService(gateway_pb2_grpc.FederatedLookupServiceServicer):
             used = {r.category for r in answer.records} | {w.category for w in answer.withheld}
             for g in answer.plan.grants:
                 if g.category in used:
-                    result.legal_bases.append(
+                    result.legal_bases.extend(
                         gateway_pb2.LegalBasis(
-                            mou_id=g.basis.mou_id,
-                            clause=g.basis.clause,
-                            statute_refs=list(g.basis.statute_refs),
-                            decision_code=g.basis.decision_code,
+                            mou_id=b.mou_id,
+                            clause=b.clause,
+                            statute_refs=list(b.statute_refs),
+                            decision_code=b.decision_code,
                         )
+                        for b in g.bases
                     )
         return result

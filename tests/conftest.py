@@ -28,11 +28,13 @@ from fedgate.audit.note import Signer
 from fedgate.client import LookupClient
 from fedgate.model import AGENCIES
 from fedgate.pki import PKILayout, init_pki
+from fedgate.policy.bundle import load_bundle
 from fedgate.tls import channel_credentials, server_credentials
 from gateway.audit_store import SQLAuditStore
 from gateway.fanout import AdapterPool
 from gateway.journal import AuditWriter
-from gateway.policy import AllowListPolicyEngine, FailClosedPolicy, PolicyEngine
+from gateway.policy import FailClosedPolicy, PolicyEngine
+from gateway.policy_rego import RegoPolicyEngine
 from gateway.server import GatewayServer, build_gateway_server
 from gateway.validation import PurposeRegister
 
@@ -189,8 +191,7 @@ async def start_deployment(
     gateway = build_gateway_server(
         listen="127.0.0.1:0",
         credentials=server_credentials(gw.cert, gw.key, pki.ca_cert),
-        policy=policy
-        or FailClosedPolicy(AllowListPolicyEngine.load(ROOT / "policies" / "interim_allowlist.yaml")),
+        policy=policy or FailClosedPolicy(RegoPolicyEngine(load_bundle(), engine="embedded")),
         adapters=AdapterPool(
             resolved, channel_credentials(pki.ca_cert, gw.cert, gw.key), trust_domain=TRUST_DOMAIN
         ),

@@ -53,7 +53,10 @@ class FakeAdapterService(adapter_pb2_grpc.AgencyAdapterServiceServicer):
         if self.echo_fields:
             # One record per asked category, carrying every asked field *and* the extra ones.
             for cf in request.categories:
-                fields = [common_pb2.Field(name=f, value="v") for f in cf.fields]
+                # Decision fields get plausible values (not covert, lowest marking) so release can
+                # decide; every other asked field echoes "v".
+                plausible = {"covert": "false", "classification": "IN-CONFIDENCE"}
+                fields = [common_pb2.Field(name=f, value=plausible.get(f, "v")) for f in cf.fields]
                 fields += [common_pb2.Field(name=k, value=v) for k, v in self.echo_fields.items()]
                 records.append(
                     common_pb2.Record(

@@ -116,10 +116,10 @@ async def test_covert_alert_is_not_even_hinted(deployment: Deployment, soi: list
         response = await client.lookup(_request(_passport(subject)))
     police = _result(response, "police")
     assert police.status in (gateway_pb2.AGENCY_STATUS_NO_MATCH, gateway_pb2.AGENCY_STATUS_DISCLOSED)
-    assert not any(w.code == "FG-COVERT-FLAG" for w in police.withheld)
+    assert not any(w.code == "FG-LAW-COVERT" for w in police.withheld)
     assert "covert" not in str(response).lower()
     entry = next(e for e in _entries(deployment) if e["target_agency"] == "police")
-    assert {"category": "police_alert", "code": "FG-COVERT-FLAG"} in entry["withheld_silently"]
+    assert {"category": "police_alert", "code": "FG-LAW-COVERT"} in entry["withheld_silently"]
 
 
 async def test_refer_only_intelligence_flag_reveals_nothing_but_referral(
