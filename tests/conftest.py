@@ -202,7 +202,13 @@ async def start_deployment(
         trust_domain=TRUST_DOMAIN,
         adapter_timeout_s=adapter_timeout_s,
     )
-    await gateway.start()
+    try:
+        await gateway.start()
+    except BaseException:
+        await gateway.stop(0)  # also closes the policy engine, channels and the store
+        for server in adapters.values():
+            await server.stop(0)
+        raise
     return Deployment(
         pki=pki, gateway=gateway, adapters=adapters, store=store, signer=signer, tag_key=TAG_KEY
     )

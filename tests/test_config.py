@@ -112,3 +112,56 @@ def test_audit_store_url_from_path_or_url(tmp_path: Path) -> None:
     end = text.index("\n", start)
     path.write_text(text[:start] + "url = 'postgresql+psycopg://fedgate@db/audit'" + text[end:])
     assert load_config(path).audit.store_url == "postgresql+psycopg://fedgate@db/audit"
+
+
+def test_policy_engine_defaults_to_embedded_repository_bundle(tmp_path: Path) -> None:
+    path = tmp_path / "f.toml"
+    path.write_text(_valid(tmp_path))
+    gw = load_config(path).gateway
+    assert gw.policy_engine == "embedded"
+    assert (gw.policy_bundle / "purposes.yaml").is_file()
+    assert gw.opa is None
+
+
+def test_opa_engine_section_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "f.toml"
+    (tmp_path / "opa.token").write_text("t0k3n\n")
+    text = _valid(tmp_path).replace(
+        "adapter_timeout_ms = 2000",
+        'adapter_timeout_ms = 2000\npolicy_engine = "opa"\n\n[gateway.opa]\nurl = "https://opa:8181"\n'
+        f'ca = "{tmp_path / "ca.pem"}"\ntoken_file = "opa.token"\ntimeout_ms = 250\n',
+    )
+    path.write_text(text)
+    opa = load_config(path).gateway.opa
+    assert opa is not None
+    assert opa.url == "https://opa:8181"
+    assert opa.ca == tmp_path / "ca.pem"
+    assert opa.token_file == tmp_path / "opa.token"
+    assert opa.timeout_s == 0.25
+    assert not opa.allow_insecure_http
+
+
+@pytest.mark.parametrize(
+    ("gateway_extra", "message"),
+    [
+        ('policy_engine = "allowlist"\n', r"gateway\.policy_engine: must be 'embedded' or 'opa'"),
+        ('policy_engine = "opa"\n', r"gateway\.opa\.url: required"),
+        ('policy_bundle = "no/such/dir"\n', r"gateway\.policy_bundle: directory not found"),
+        ('\n[gateway.opa]\nurl = "http://opa:8181"\n', r"only used with policy_engine = 'opa'"),
+        (
+            'policy_engine = "opa"\n\n[gateway.opa]\nurl = "x"\nurll = "y"\n',
+            r"gateway\.opa\.urll: unknown key",
+        ),
+        (
+            'policy_engine = "opa"\n\n[gateway.opa]\nurl = "x"\ncert = "ca.pem"\n',
+            r"cert and key go together",
+        ),
+    ],
+)
+def test_bad_policy_settings_are_rejected(tmp_path: Path, gateway_extra: str, message: str) -> None:
+    path = tmp_path / "f.toml"
+    path.write_text(
+        _valid(tmp_path).replace("adapter_timeout_ms = 2000", "adapter_timeout_ms = 2000\n" + gateway_extra)
+    )
+    with pytest.raises(ConfigError, match=message):
+        load_config(path)

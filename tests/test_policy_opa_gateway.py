@@ -1,0 +1,128 @@
+"""The gateway deciding through a real OPA server (the OPA engine behind its REST API).
+
+No OPA binary exists on our machines, so ``tests.opa_rest`` serves OPA's REST API from the
+real OPA Go engine in process; the gateway talks to it through opa-python-client exactly as
+it talks to the OPA server in docker-compose.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fedgate.policy.bundle import load_bundle
+from fedgate.policy.opa_server import OpaServerEvaluator
+from fedgate.v1 import common_pb2, gateway_pb2
+from gateway.policy import FailClosedPolicy
+from gateway.policy_rego import RegoPolicyEngine
+from tests.conftest import PKILayout, start_deployment, stop_deployment
+from tests.opa_rest import Faults, OpaRestServer, serve_opa_rest
+
+pytest.importorskip("opa_bindings", reason="the OPA engine (opa-golib-python-bindings) is not installed")
+
+
+@pytest.fixture
+def opa() -> Iterator[OpaRestServer]:
+    with serve_opa_rest() as server:
+        yield server
+
+
+def _request(subject: dict[str, Any]) -> gateway_pb2.LookupRequest:
+    c = subject["canonical"]
+    return gateway_pb2.LookupRequest(
+        subject=common_pb2.Subject(
+            kind=common_pb2.SUBJECT_KIND_PERSON,
+            identifiers=[
+                common_pb2.Identifier(
+                    passport=common_pb2.PassportNumber(
+                        number=c["passport_number"], issuing_country=c["passport_country"]
+                    )
+                )
+            ],
+        ),
+        purpose="BORDER_RISK_ASSESSMENT",
+        case_reference="CASE-OPA",
+        officer_id="OFF-1",
+    )
+
+
+def _summary(response: gateway_pb2.LookupResponse) -> list[tuple[str, int, str, list[tuple[str, str]]]]:
+    return sorted(
+        (
+            r.agency,
+            r.status,
+            r.refusal.code,
+            sorted((rec.category, rec.record_id) for rec in r.records),
+        )
+        for r in response.results
+    )
+
+
+async def test_opa_server_decides_like_the_embedded_engine(
+    opa: OpaRestServer, pki: PKILayout, data_dir: Path, tmp_path: Path, soi: list[dict[str, Any]]
+) -> None:
+    """Same bundle, same lookup: the OPA-server gateway answers exactly as the embedded one."""
+    bundle = load_bundle()
+    subject = next(s for s in soi if s["key"] == "soi-01")
+    answers = []
+    for engine in ("embedded", "opa"):
+        evaluator = OpaServerEvaluator(opa.url) if engine == "opa" else None
+        policy = FailClosedPolicy(RegoPolicyEngine(bundle, engine=engine, opa=evaluator))
+        dep = await start_deployment(pki, data_dir, tmp_path / f"{engine}.sqlite", policy=policy)
+        try:
+            async with dep.client("customs") as client:
+                answers.append(_summary(await client.lookup(_request(subject))))
+            entries = dep.audit_entries()
+        finally:
+            await stop_deployment(dep)
+        assert {e["policy"]["bundle_digest"] for e in entries} == {bundle.digest}
+    assert answers[0] == answers[1]
+    assert any(status == gateway_pb2.AGENCY_STATUS_DISCLOSED for _, status, _, _ in answers[1])
+    # The server really decided: plan and release queries reached it, and it holds our digest.
+    assert any(path.startswith("/v1/data/fedgate/plan/decision") for _, path in opa.requests)
+    assert any(path.startswith("/v1/data/fedgate/release/decision") for _, path in opa.requests)
+
+
+async def test_opa_server_failure_refuses_everything_and_is_audited(
+    opa: OpaRestServer, pki: PKILayout, data_dir: Path, tmp_path: Path, soi: list[dict[str, Any]]
+) -> None:
+    """OPA answering 500: every agency is refused FG-POLICY-ERROR, and each refusal is audited."""
+    bundle = load_bundle()
+    policy = FailClosedPolicy(RegoPolicyEngine(bundle, engine="opa", opa=OpaServerEvaluator(opa.url)))
+    dep = await start_deployment(pki, data_dir, tmp_path / "audit.sqlite", policy=policy)
+    try:
+        opa.faults = Faults(status=500, path_prefix="/v1/data/fedgate/plan")
+        subject = next(s for s in soi if s["key"] == "soi-01")
+        async with dep.client("customs") as client:
+            response = await client.lookup(_request(subject))
+        entries = dep.audit_entries()
+    finally:
+        await stop_deployment(dep)
+    assert response.results
+    for result in response.results:
+        assert result.status == gateway_pb2.AGENCY_STATUS_REFUSED
+        assert result.refusal.code == "FG-POLICY-ERROR"
+        assert not result.records
+    assert len(entries) == len(response.results)
+    assert {e["kind"] for e in entries} == {"refusal"}
+    assert "500" not in json.dumps(entries)  # no transport detail in the log either
+
+
+async def test_opa_server_holding_another_bundle_is_refused_at_start(
+    opa: OpaRestServer, pki: PKILayout, data_dir: Path, tmp_path: Path
+) -> None:
+    """If OPA does not report our digest back after install, the gateway does not start."""
+    bundle = load_bundle()
+
+    def tamper(method: str, path: str) -> None:
+        if method == "PUT" and path.startswith("/v1/data/fedgate/registry"):
+            opa.put_data("fedgate/registry/bundle/digest", "sha256:someone-else")
+
+    opa.after_request = tamper
+    policy = FailClosedPolicy(RegoPolicyEngine(bundle, engine="opa", opa=OpaServerEvaluator(opa.url)))
+    with pytest.raises(Exception, match="digest"):
+        await start_deployment(pki, data_dir, tmp_path / "audit.sqlite", policy=policy)
