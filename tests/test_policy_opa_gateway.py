@@ -14,12 +14,13 @@ from typing import Any
 
 import pytest
 
+from fedgate.pki import PKILayout
 from fedgate.policy.bundle import load_bundle
 from fedgate.policy.opa_server import OpaServerEvaluator
 from fedgate.v1 import common_pb2, gateway_pb2
 from gateway.policy import FailClosedPolicy
 from gateway.policy_rego import RegoPolicyEngine
-from tests.conftest import PKILayout, start_deployment, stop_deployment
+from tests.conftest import start_deployment, stop_deployment
 from tests.opa_rest import Faults, OpaRestServer, serve_opa_rest
 
 pytest.importorskip("opa_bindings", reason="the OPA engine (opa-golib-python-bindings) is not installed")
