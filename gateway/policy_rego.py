@@ -65,7 +65,6 @@ PLAN_RULE = "fedgate.plan.decision"
 RELEASE_RULE = "fedgate.release.decision"
 #: MoU dates are New Zealand dates.
 NZ_TIME = ZoneInfo("Pacific/Auckland")
-OPA_DATA_PATH = "fedgate/registry"
 
 
 def nz_date(now: datetime) -> str:
@@ -294,7 +293,7 @@ class RegoPolicyEngine:
     async def start(self) -> None:
         """Install the bundle on the OPA server and confirm its digest (no-op when embedded)."""
         if self._opa is not None:
-            await self._opa.install(self._bundle.policy_modules, self._bundle.data, data_path=OPA_DATA_PATH)
+            await self._opa.install(self._bundle.policy_modules, self._bundle.data)
             _log.info("policy.installed", engine="opa", bundle_digest=self._bundle.digest)
 
     async def close(self) -> None:

@@ -29,14 +29,14 @@ package fedgate.plan
 default decision := {"allow": false, "code": "FG-NOT-PERMITTED"}
 
 decision := {"allow": true, "code": mou.code, "fields": mou.fields} if {
-\tsome mou in data.fedgate.mous
+\tsome mou in data.fedgate.registry.mous
 \tmou.requester == input.requester
 \tmou.target == input.target
 \tinput.purpose in mou.purposes
 }
 
 # No default: undefined unless the input names a known category.
-category_fields := data.fedgate.categories[input.category]
+category_fields := data.fedgate.registry.categories[input.category]
 """
 
 HELPERS = """\
@@ -105,8 +105,8 @@ async def test_install_pushes_modules_and_data_then_evaluates_opas_decisions(
 ) -> None:
     assert set(server.policies) == {"fedgate/plan.rego", "fedgate/helpers.rego"}
     assert server.policies["fedgate/plan.rego"] == PLAN
-    assert server.data["fedgate"] == DATA
-    assert ("PUT", "/v1/data/fedgate") in server.requests
+    assert server.data["fedgate"]["registry"] == DATA
+    assert ("PUT", "/v1/data/fedgate/registry") in server.requests
     assert await installed.digest() == "sha256:1111"
 
     assert await installed.evaluate("fedgate.plan.decision", ALLOWED) == {
@@ -198,8 +198,9 @@ async def test_v0_rego_is_rejected_not_rewritten(
 
 async def test_data_conflicting_with_a_rule_is_a_bundle_error(evaluator: OpaServerEvaluator) -> None:
     data = with_digest("sha256:2222", plan={"decision": "allow everything"})
+    # Data written above the policy packages (data_path "fedgate") collides with their rules.
     with pytest.raises(PolicyBundleError, match="conflicting rule for data path fedgate/plan/decision"):
-        await evaluator.install(MODULES, data)
+        await evaluator.install(MODULES, data, data_path="fedgate")
 
 
 @pytest.mark.parametrize(
@@ -283,8 +284,8 @@ async def test_digest_mismatch_after_install_fails_and_blocks_evaluation(
 ) -> None:
     # Another writer replaces the data document right after ours lands.
     def race(method: str, path: str) -> None:
-        if (method, path) == ("PUT", "/v1/data/fedgate"):
-            server.put_data("fedgate/bundle/digest", "sha256:someone-else")
+        if (method, path) == ("PUT", "/v1/data/fedgate/registry"):
+            server.put_data("fedgate/registry/bundle/digest", "sha256:someone-else")
 
     server.after_request = race
     with pytest.raises(PolicyEvaluationError, match=r"someone-else.*expected 'sha256:5555'") as info:
@@ -313,7 +314,7 @@ async def test_digest_is_none_before_anything_is_installed(evaluator: OpaServerE
 
 async def test_other_data_path(evaluator: OpaServerEvaluator, server: OpaRestServer) -> None:
     plan = PLAN.replace("fedgate", "staging")
-    await evaluator.install({"plan.rego": plan}, with_digest("sha256:6666"), data_path="staging")
+    await evaluator.install({"plan.rego": plan}, with_digest("sha256:6666"), data_path="staging/registry")
     assert set(server.policies) == {"staging/plan.rego"}
     assert await evaluator.digest() == "sha256:6666"
     assert (await evaluator.evaluate("staging.plan.decision", ALLOWED))["allow"] is True

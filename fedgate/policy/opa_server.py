@@ -4,9 +4,10 @@
 server and asks it for decisions, through ``opa-python-client``'s ``AsyncOpaClient``. The
 operator's guide is ``docs/opa-server.md``; in short:
 
-Naming on the server. The gateway owns one namespace, ``data_path`` (default ``fedgate``):
-the data document ``data.fedgate`` (``PUT /v1/data/fedgate``) and every policy whose id starts
-with ``fedgate/``. A module's id is its path relative to the bundle (``fedgate/plan.rego``),
+Naming on the server. The gateway owns one namespace, the first segment of ``data_path``
+(default ``fedgate/registry``): the data document ``data.fedgate.registry``
+(``PUT /v1/data/fedgate/registry``, where the embedded engine puts it too) and every policy
+whose id starts with ``fedgate/``. A module's id is its path relative to the bundle (``fedgate/plan.rego``),
 with ``fedgate/`` put in front when the path is not already under it (``plan.rego`` ->
 ``fedgate/plan.rego``). On each install, policies in the namespace that are not in the new
 bundle are deleted, so modules removed from a bundle stop deciding even across gateway
@@ -76,12 +77,15 @@ import aiohttp
 from opa_client import AsyncOpaClient
 from opa_client.errors import DeletePolicyError, RegoParseError, TypeException
 
+from fedgate.policy.embedded import DATA_ROOT
 from fedgate.policy.errors import PolicyBundleError, PolicyEvaluationError, UndefinedDecision
 
 __all__ = ["DEFAULT_DATA_PATH", "OpaServerConfigError", "OpaServerEvaluator"]
 
-#: The namespace the gateway owns on the OPA server, by default.
-DEFAULT_DATA_PATH: Final = "fedgate"
+#: Where the bundle's data document goes on the OPA server: the same place the embedded engine
+#: puts it (``data.fedgate.registry``), beside the ``fedgate.*`` policy packages. The gateway owns
+#: the first segment (``fedgate``) for policy ids.
+DEFAULT_DATA_PATH: Final = "/".join(DATA_ROOT)
 
 #: opa-python-client's own retries: off (see "Bounds" above); ``_bounded`` retries instead.
 _CLIENT_RETRIES: Final = 0
@@ -193,13 +197,14 @@ class OpaServerEvaluator:
         ``data`` is the data document, with the bundle digest at ``data["bundle"]["digest"]``.
         """
         namespace = _namespace(data_path)
-        policies = _policy_ids(modules, namespace)
+        policy_namespace = namespace.split("/")[0]
+        policies = _policy_ids(modules, policy_namespace)
         document, expected = _data_document(data)
         async with self._install_lock:
             self._unusable = "a policy install is running"
             self._data_path = namespace
             try:
-                await self._push(namespace, policies, document)
+                await self._push(policy_namespace, namespace, policies, document)
                 actual = await self.digest()
                 if actual != expected:
                     raise PolicyEvaluationError(
@@ -295,7 +300,9 @@ class OpaServerEvaluator:
         except OSError as exc:
             raise PolicyEvaluationError(f"cannot reach OPA for {what}: {type(exc).__name__}") from None
 
-    async def _push(self, namespace: str, policies: dict[str, tuple[str, str]], document: Any) -> None:
+    async def _push(
+        self, namespace: str, data_path: str, policies: dict[str, tuple[str, str]], document: Any
+    ) -> None:
         """Delete stale policies, write the data and the modules; defer compile conflicts."""
         listed = await self._bounded("the policy list", lambda client: client.get_policies_list())
         if not isinstance(listed, list):
@@ -304,7 +311,7 @@ class OpaServerEvaluator:
             i for i in listed if isinstance(i, str) and i.startswith(f"{namespace}/") and i not in policies
         )
         writes: list[Callable[[], Awaitable[None]]] = [self._deleter(i) for i in stale]
-        writes.append(self._data_writer(namespace, document))
+        writes.append(self._data_writer(data_path, document))
         writes.extend(self._module_writer(i, path, source) for i, (path, source) in sorted(policies.items()))
         while writes:
             deferred: list[tuple[Callable[[], Awaitable[None]], _Deferred]] = []

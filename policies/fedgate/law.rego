@@ -15,6 +15,7 @@ import data.fedgate.registry as reg
 #   message: (table of messages)
 #   provision: Privacy Act 2020 s 22 IPP 11 (disclosure only as authorised)
 messages := {
+	"FG-MALFORMED-INPUT": "the decision input does not have the documented shape",
 	"FG-UNKNOWN-REQUESTER": "the requesting agency is not registered in the policy bundle",
 	"FG-UNKNOWN-PURPOSE": "the purpose is not in the purpose register",
 	"FG-EMERGENCY-REQUIRED": "this purpose may be used only in an emergency",
@@ -31,6 +32,46 @@ messages := {
 	"FG-REFER-ONLY": "the agency holds a record; details are released only on referral to that agency",
 	"FG-CLASSIFICATION-UNKNOWN": "the record's classification is unknown; withheld",
 	"FG-CLEARANCE-CEILING": "the record is classified above the requesting system's clearance; refer to the agency",
+}
+
+# METADATA
+# title: Malformed plan input
+# description: >-
+#   The plan input must have the documented shape (lists where lists are expected); anything
+#   else is refused for every agency, so both engines decide the same way on it.
+# custom:
+#   code: FG-MALFORMED-INPUT
+#   message: the decision input does not have the documented shape
+#   provision: fail closed (docs/DESIGN, "Fail closed, always")
+malformed_plan_input if not _plan_input_ok
+
+_plan_input_ok if {
+	is_string(input.requester)
+	is_string(input.purpose)
+	is_string(input.subject_kind)
+	is_string(input.today)
+	is_array(input.agencies)
+	is_array(input.categories)
+}
+
+# METADATA
+# title: Malformed release input
+# description: The release input must have the documented shape; anything else is withheld.
+# custom:
+#   code: FG-MALFORMED-INPUT
+#   message: the decision input does not have the documented shape
+#   provision: fail closed (docs/DESIGN, "Fail closed, always")
+malformed_release_input if not _release_input_ok
+
+_release_input_ok if {
+	is_string(input.requester)
+	is_string(input.agency)
+	is_string(input.category)
+	is_array(input.grant.fields)
+	is_array(input.grant.decision_fields)
+	is_boolean(input.grant.refer_only)
+	is_array(input.record.present)
+	is_object(input.record.values)
 }
 
 # METADATA
@@ -83,7 +124,7 @@ intelligence_purposes := {"NATIONAL_SECURITY"}
 #   as withheld: telling the requester would reveal the flag exists. Missing value: covert.
 # custom:
 #   code: FG-LAW-COVERT
-#   message: covert flag: never disclosed
+#   message: "covert flag: never disclosed"
 #   provision: Privacy Act 2020 s 53 (maintenance of the law); Policing Act 2008
 covert_record if {
 	"covert" in input.grant.decision_fields

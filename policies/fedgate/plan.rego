@@ -21,11 +21,15 @@ decision := {
 	"agencies": _agencies,
 }
 
-_targets := {a | some a in input.agencies} if count(input.agencies) > 0
+_targets := {a | some a in input.agencies} if {
+	is_array(input.agencies)
+	count(input.agencies) > 0
+}
 else := {a | some a in reg.agencies}
 
 # Request-level refusals apply to every target.
-_request_refusal := "FG-UNKNOWN-REQUESTER" if law.unknown_requester
+_request_refusal := "FG-MALFORMED-INPUT" if law.malformed_plan_input
+else := "FG-UNKNOWN-REQUESTER" if law.unknown_requester
 else := "FG-UNKNOWN-PURPOSE" if law.unknown_purpose
 else := "FG-EMERGENCY-REQUIRED" if law.emergency_required
 

@@ -11,14 +11,16 @@ import data.fedgate.registry as reg
 # METADATA
 # title: Release decision
 # description: >-
-#   release (with the fields that may go out), withhold, or refer. Order: covert flag (silent),
-#   unknown category,
+#   release (with the fields that may go out), withhold, or refer. Order: malformed input,
+#   covert flag (silent), unknown requester, unknown category,
 #   referral-only grant, unknown classification, classification above clearance, release.
 # custom:
 #   code: FG-RELEASE
 #   message: release decision
 #   provision: mous/*.yaml and law.rego
-decision := _withhold("FG-LAW-COVERT", false, true) if law.covert_record
+decision := _withhold("FG-MALFORMED-INPUT", false, false) if law.malformed_release_input
+else := _withhold("FG-LAW-COVERT", false, true) if law.covert_record
+else := _withhold("FG-UNKNOWN-REQUESTER", false, false) if law.unknown_requester
 else := _withhold("FG-UNKNOWN-CATEGORY", false, false) if not _known_category
 else := {
 	"bundle_digest": reg.bundle.digest,
