@@ -1,8 +1,9 @@
 """Group commit: concurrent lookups share one audit transaction and one fsync.
 
 Every lookup awaits ``GroupCommitter.append`` before its answer leaves the gateway.
-One consumer task collects the requests that arrive within ``max_delay_s`` of the
-oldest waiting one (or until ``max_batch`` entries are waiting), hands them to
+One consumer task collects the requests that arrive while requests keep arriving
+(each pass of the event loop brings more), for at most ``max_delay_s`` after the
+oldest waiting one and at most ``max_batch`` entries, hands them to
 ``AuditStore.append_batch`` as a single batch in a worker thread, and gives each
 caller its own receipts, in order. Requests that arrive while a batch is being
 written join the next one, so under load batches grow and nobody waits for the timer.
@@ -32,7 +33,6 @@ awaiting their own futures, and owning the store (``close`` does not close it).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
@@ -106,7 +106,6 @@ class GroupCommitter:
         # Events bind to the loop that first waits on them (Python 3.10+), so making
         # them here is safe; start() fixes that loop.
         self._wakeup = asyncio.Event()  # something queued, or closing
-        self._full = asyncio.Event()  # max_batch entries queued
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self.stats = CommitStats()
@@ -132,8 +131,6 @@ class GroupCommitter:
         state.queue.append(request)
         state.queued_entries += len(request.entries)
         self._wakeup.set()
-        if state.queued_entries >= self._max_batch:
-            self._full.set()
         # If this caller is cancelled, only its future is: the request stays queued.
         return await request.future
 
@@ -141,7 +138,6 @@ class GroupCommitter:
         """Commit everything already accepted, then stop; idempotent."""
         self._closing = True
         self._wakeup.set()
-        self._full.set()  # no batching delay once closing: flush now
         if self._task is not None:
             # A close that is itself cancelled must not cancel the flush under it.
             await asyncio.shield(self._task)
@@ -173,18 +169,25 @@ class GroupCommitter:
             state.queued_entries = 0
 
     async def _gather(self) -> None:
-        """Wait until the oldest request is ``max_delay_s`` old or ``max_batch`` entries wait."""
+        """Wait for company while it keeps coming: at most until the oldest request is
+        ``max_delay_s`` old, and no longer once ``max_batch`` entries wait or a pass of the
+        event loop brought no new request.
+
+        Callers that are ready to append run in the next pass of the loop, so one pass
+        collects everyone already on the way (after a commit, all the callers it answered);
+        waiting out the timer after that would only add latency, as the next requests come
+        in while this batch is written and form the next batch.
+        """
         state = self._state
-        if self._closing or state.queued_entries >= self._max_batch:
-            return
         loop = asyncio.get_running_loop()
-        remaining = state.queue[0].enqueued_at + self._max_delay_s - loop.time()
-        if remaining <= 0:
-            return
-        self._full.clear()  # set again by append once max_batch entries wait, or by close
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(remaining):
-                await self._full.wait()
+        deadline = state.queue[0].enqueued_at + self._max_delay_s
+        while not self._closing and state.queued_entries < self._max_batch:
+            if loop.time() >= deadline:
+                return
+            waiting = len(state.queue)
+            await asyncio.sleep(0)  # one pass of the loop: callers that are ready append
+            if len(state.queue) == waiting:
+                return
 
     def _take_batch(self) -> list[_Request]:
         """Whole requests from the front of the queue, up to ``max_batch`` entries (at least one)."""

@@ -52,15 +52,19 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Final
 
 __all__ = [
     "MAX_CANONICAL_SIZE",
     "MAX_DEPTH",
     "MAX_SAFE_INTEGER",
+    "PLAIN_INT_PATTERN",
+    "PLAIN_STRING_PATTERN",
     "CanonicalError",
     "canonical_bytes",
     "parse_canonical",
+    "shape_pattern",
 ]
 
 #: Largest integer magnitude every JSON parser reads back exactly (I-JSON, RFC 7493
@@ -484,3 +488,81 @@ def parse_canonical(data: bytes) -> Any:
             ):
                 return value
     return _reference_parse_canonical(data)
+
+
+# --- Shape patterns: recognising canonical bytes without decoding them ------------------------------
+
+#: A string whose canonical encoding is its text between quotes: printable ASCII without ``"``
+#: or ``\\`` (RFC 8785 escapes nothing else, and ASCII needs no UTF-8 or UTF-16 care). The
+#: possessive ``*+`` keeps the match linear. Strings with escapes or non-ASCII text do not
+#: match, so whatever uses the pattern leaves them to ``parse_canonical``.
+PLAIN_STRING_PATTERN: Final = rb'"[^"\\\x00-\x1f\x80-\xff]*+"'
+#: An integer in its canonical form (no ``-0``, no leading zeros) of at most 15 digits, so
+#: always within +-``MAX_SAFE_INTEGER`` (2**53 - 1 has 16 digits).
+PLAIN_INT_PATTERN: Final = rb"(?:0|-?[1-9][0-9]{0,14})"
+
+_ShapePath = tuple[str | int, ...]
+
+
+def shape_pattern(value: Any, overrides: Mapping[_ShapePath, bytes] | None = None) -> bytes:
+    """A regular expression (bytes) for the canonical encodings of values shaped like ``value``.
+
+    ``value`` must be in the canonical profile (``canonical_bytes`` accepts it). The
+    pattern fixes what ``value`` fixes: every object's keys (written as their canonical
+    encoding, in ``value``'s canonical order), every array's length, and where ``null``
+    stands; it leaves open each string (``PLAIN_STRING_PATTERN``), each integer
+    (``PLAIN_INT_PATTERN``) and each boolean. ``overrides`` replaces the pattern at a
+    path (a tuple of keys and indexes from the top) by the caller's, which must itself
+    match only canonical encodings (a literal, a named group around a narrower pattern).
+
+    The guarantee: bytes that ``fullmatch`` the pattern (with the caller's overrides
+    sound) are the canonical encoding of what they decode to, with that shape: structure
+    and keys are copied from a canonical encoding, and each open leaf matches only text
+    that re-encodes to itself. The caller still bounds the length by
+    ``MAX_CANONICAL_SIZE``. ``ValueError`` if ``value`` is outside the profile.
+    """
+    parts: list[bytes] = []
+    _shape(value, (), overrides or {}, parts, 0)
+    return b"".join(parts)
+
+
+def _shape(
+    value: Any, path: _ShapePath, overrides: Mapping[_ShapePath, bytes], parts: list[bytes], depth: int
+) -> None:
+    override = overrides.get(path)
+    if override is not None:
+        parts.append(override)
+        return
+    kind = type(value)
+    if kind is str:
+        parts.append(PLAIN_STRING_PATTERN)
+    elif kind is bool:
+        parts.append(rb"(?:true|false)")
+    elif value is None:
+        parts.append(b"null")
+    elif kind is int:
+        parts.append(PLAIN_INT_PATTERN)
+    elif kind is dict:
+        if depth >= MAX_DEPTH:
+            raise ValueError("nested too deep for the canonical profile")
+        members = sorted(value.items(), key=lambda item: _utf16_order(item[0]))
+        parts.append(rb"\{")
+        for index, (key, item) in enumerate(members):
+            if type(key) is not str:
+                raise ValueError("object keys must be str")
+            if index:
+                parts.append(b",")
+            parts.append(re.escape(_reference_canonical_bytes(key)) + b":")
+            _shape(item, (*path, key), overrides, parts, depth + 1)
+        parts.append(rb"\}")
+    elif kind is list or kind is tuple:
+        if depth >= MAX_DEPTH:
+            raise ValueError("nested too deep for the canonical profile")
+        parts.append(rb"\[")
+        for index, item in enumerate(value):
+            if index:
+                parts.append(b",")
+            _shape(item, (*path, index), overrides, parts, depth + 1)
+        parts.append(rb"\]")
+    else:
+        raise ValueError(f"values of type {kind.__name__} are not in the canonical profile")

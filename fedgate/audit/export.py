@@ -150,8 +150,35 @@ def evidence_row_bytes(seq: int, name: str, opening: Opening) -> bytes:
     )
 
 
+# The canonical evidence line of an opening, as ``evidence_row_bytes`` writes it: the keys in
+# canonical order, a name, a salt of lower-case hex, a seq within the profile's integers and a
+# base64 value (whose padding ``parse_evidence_row`` still checks by re-encoding). A line that
+# matches is one the strict reader below accepts, with the same row; anything else is left to it.
+_EVIDENCE_LINE = re.compile(
+    rb'\{"name":"(subject|released|justification)","salt":"([0-9a-f]{%d})",'
+    rb'"seq":(0|[1-9][0-9]{0,14}),"value":"([A-Za-z0-9+/]*={0,2})"\}' % (2 * SALT_SIZE)
+)
+
+
 def parse_evidence_row(line: bytes) -> EvidenceRow:
     """Read one evidence line strictly; ``ValueError`` says what is wrong, never the value."""
+    match = _EVIDENCE_LINE.fullmatch(line) if len(line) <= MAX_CANONICAL_SIZE else None
+    if match is not None:
+        name, salt, seq, value = match.groups()
+        try:
+            raw = base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            pass  # the reader below words the refusal
+        else:
+            if base64.b64encode(raw) == value:
+                return EvidenceRow(
+                    int(seq), name.decode("ascii"), Opening(bytes.fromhex(salt.decode("ascii")), raw)
+                )
+    return _reference_parse_evidence_row(line)
+
+
+def _reference_parse_evidence_row(line: bytes) -> EvidenceRow:
+    """``parse_evidence_row`` without its fast path: it decides every refusal and its message."""
     try:
         row = parse_canonical(line)
     except CanonicalError as exc:

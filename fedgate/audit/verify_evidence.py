@@ -20,8 +20,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from hashlib import sha256
+from hmac import compare_digest
 
-from fedgate.audit.commitments import CommitmentError, verify_opening
+from fedgate.audit.commitments import COMMITMENT_DOMAIN, COMMITMENT_SIZE, CommitmentError, verify_opening
 from fedgate.audit.export import EvidenceRow
 
 __all__ = ["EvidenceProblem", "EvidenceResult", "check_evidence"]
@@ -78,9 +80,19 @@ def check_evidence(
                 EvidenceProblem(row.seq, row.name, "an opening for a commitment the log does not hold")
             )
             continue
-        try:
-            verify_opening(commitment, row.opening)
-        except CommitmentError:
+        opening = row.opening
+        if type(commitment) is bytes and len(commitment) == COMMITMENT_SIZE:
+            # verify_opening inlined (the same hash and comparison): a call costs as much.
+            good = compare_digest(
+                sha256(COMMITMENT_DOMAIN + opening.salt + opening.value).digest(), commitment
+            )
+        else:
+            try:
+                verify_opening(commitment, opening)
+                good = True
+            except CommitmentError:
+                good = False
+        if not good:
             mismatched.add(key)
             problems.append(EvidenceProblem(row.seq, row.name, "the opening does not match the commitment"))
             continue
