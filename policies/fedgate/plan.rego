@@ -83,7 +83,11 @@ _applicable := {agency: [c |
 	some agency, candidates in _candidates
 }
 
-_emergency_allows := {false: true, true: input.emergency == true}
+_emergency_allows := {false: true, true: _is_emergency}
+
+# A missing emergency flag is no emergency (as law.emergency_required reads it).
+_is_emergency := true if input.emergency == true
+else := false
 
 # Intelligence holdings only for national-security purposes (law.rego), whatever an MoU says.
 _law_allows := {"standard": true, "intelligence": _purpose in law.intelligence_purposes}
