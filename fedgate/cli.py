@@ -14,6 +14,7 @@ from rich.console import Console
 
 from fedgate.audit.cli import audit_app
 from fedgate.model import AGENCIES
+from fedgate.policy.cli import app as policy_app
 from fedgate.v1 import common_pb2, gateway_pb2
 
 app = typer.Typer(
@@ -33,6 +34,7 @@ app.add_typer(data_app, name="data")
 app.add_typer(serve_app, name="serve")
 app.add_typer(config_app, name="config")
 app.add_typer(audit_app, name="audit")
+app.add_typer(policy_app, name="policy")
 
 _err = Console(stderr=True)
 
