@@ -25,9 +25,9 @@ def test_demo_runs_end_to_end_and_exits_zero(tmp_path: Path) -> None:
     for status in ("DISCLOSED", "PARTIAL", "REFUSED", "NO_MATCH"):
         assert status in out
     assert "INVALID_ARGUMENT: subject.identifiers[0].passport.issuing_country" in out
-    assert "audit log: 35 entries" in out
+    assert "audit log: 36 entries" in out  # 35 per-agency lookup entries and the policy activation
     assert "offline verification of the export with the log's public key: verified" in out
-    assert "fedgate.border.nz/audit/v1\n35\n" in out
+    assert "fedgate.border.nz/audit/v1\n36\n" in out
     assert (tmp_path / "demo" / "data" / "audit.sqlite").exists()
 
 
@@ -153,7 +153,7 @@ def test_export_from_running_deployment_verifies_offline(
     assert verified.returncode == 0, verified.stdout + verified.stderr
     report = json.loads(verified.stdout)
     assert report["ok"] is True
-    assert report["entries"] == 10
+    assert report["entries"] == 11  # the gateway's policy_activation, then 2 lookups x 5 agencies
 
 
 def test_key_rotation_fails_stale_gateway_closed_and_verifies(
@@ -193,5 +193,5 @@ def test_key_rotation_fails_stale_gateway_closed_and_verifies(
     )
     assert verified.returncode == 0, verified.stdout + verified.stderr
     report = json.loads(verified.stdout)
-    assert report["entries"] == 6
+    assert report["entries"] == 7  # policy_activation, 5 lookup entries, the key rotation
     assert len(report["key_ids"]) == 2

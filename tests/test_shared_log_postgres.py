@@ -66,15 +66,18 @@ async def test_two_gateway_processes_append_to_one_log(
             _lookups(first_address, pki, subject, 1), _lookups(second_address, pki, subject, 2)
         )
     receipts = first + other
-    total = 2 * LOOKUPS_PER_GATEWAY * 5  # five target agencies per customs lookup
-    assert sorted(receipts) == list(range(total))
+    activations = 2  # each replica records the policy bundle it decides with as it starts
+    total = activations + 2 * LOOKUPS_PER_GATEWAY * 5  # five target agencies per customs lookup
+    assert sorted(receipts) == list(range(activations, total))
     keys = config.parent / "keys"
     store = SQLAuditStore(url, signer=load_log_signer(keys / "log.key"), origin="fedgate.border.nz/audit/v1")
     try:
         assert store.size() == total
         entries = [json.loads(e) for e in store.entries(0, total)]
         assert [e["seq"] for e in entries] == list(range(total))
-        assert len({e["case_reference"] for e in entries}) == 2 * LOOKUPS_PER_GATEWAY
+        assert [e["kind"] for e in entries[:activations]] == ["policy_activation"] * activations
+        lookups = entries[activations:]
+        assert len({e["case_reference"] for e in lookups}) == 2 * LOOKUPS_PER_GATEWAY
         export_store(store, tmp_path / "export")
     finally:
         store.close()
