@@ -17,10 +17,11 @@ import pytest
 from fedgate.pki import PKILayout
 from fedgate.policy.bundle import load_bundle
 from fedgate.policy.opa_server import OpaServerEvaluator
-from fedgate.v1 import common_pb2, gateway_pb2
+from fedgate.v1 import gateway_pb2
 from gateway.policy import FailClosedPolicy
 from gateway.policy_rego import RegoPolicyEngine
 from tests.conftest import start_deployment, stop_deployment
+from tests.lookups import passport_request
 from tests.opa_rest import Faults, OpaRestServer, serve_opa_rest
 
 pytest.importorskip("opa_bindings", reason="the OPA engine (opa-golib-python-bindings) is not installed")
@@ -33,22 +34,7 @@ def opa() -> Iterator[OpaRestServer]:
 
 
 def _request(subject: dict[str, Any]) -> gateway_pb2.LookupRequest:
-    c = subject["canonical"]
-    return gateway_pb2.LookupRequest(
-        subject=common_pb2.Subject(
-            kind=common_pb2.SUBJECT_KIND_PERSON,
-            identifiers=[
-                common_pb2.Identifier(
-                    passport=common_pb2.PassportNumber(
-                        number=c["passport_number"], issuing_country=c["passport_country"]
-                    )
-                )
-            ],
-        ),
-        purpose="BORDER_RISK_ASSESSMENT",
-        case_reference="CASE-OPA",
-        officer_id="OFF-1",
-    )
+    return passport_request(subject["canonical"], case_reference="CASE-OPA")
 
 
 def _summary(response: gateway_pb2.LookupResponse) -> list[tuple[str, int, str, list[tuple[str, str]]]]:

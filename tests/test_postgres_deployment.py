@@ -16,8 +16,9 @@ import pytest
 from agency_adapters.synthetic import generate, subjects_of_interest
 from fedgate.model import AGENCIES
 from fedgate.pki import PKILayout
-from fedgate.v1 import common_pb2, gateway_pb2
+from fedgate.v1 import gateway_pb2
 from tests.conftest import start_adapter, start_deployment, stop_deployment
+from tests.lookups import passport_request
 
 pytestmark = pytest.mark.postgres
 
@@ -41,22 +42,7 @@ async def test_lookup_through_adapters_on_postgresql(
     dep.adapters.update(adapters)
     try:
         subject: dict[str, Any] = soi["soi-01"]
-        c = subject["canonical"]
-        request = gateway_pb2.LookupRequest(
-            subject=common_pb2.Subject(
-                kind=common_pb2.SUBJECT_KIND_PERSON,
-                identifiers=[
-                    common_pb2.Identifier(
-                        passport=common_pb2.PassportNumber(
-                            number=c["passport_number"], issuing_country=c["passport_country"]
-                        )
-                    )
-                ],
-            ),
-            purpose="BORDER_RISK_ASSESSMENT",
-            case_reference="PG-1",
-            officer_id="OFF-1",
-        )
+        request = passport_request(subject["canonical"], case_reference="PG-1")
         async with dep.client("customs") as client:
             response = await client.lookup(request)
         # What the interim allow-list grants Customs for risk assessment of a person.

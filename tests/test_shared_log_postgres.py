@@ -14,9 +14,10 @@ from fedgate.audit.verify import verify_export
 from fedgate.client import LookupClient
 from fedgate.keys import load_log_signer
 from fedgate.pki import PKILayout
-from fedgate.v1 import common_pb2, gateway_pb2
+from fedgate.v1 import gateway_pb2
 from gateway.audit_export import export_store
 from gateway.audit_store import SQLAuditStore
+from tests.lookups import passport_request
 from tests.processes import another_gateway, local_deployment, serving
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -25,16 +26,7 @@ LOOKUPS_PER_GATEWAY = 24
 
 
 def _request(subject: dict[str, Any], n: int) -> gateway_pb2.LookupRequest:
-    c = subject["canonical"]
-    passport = common_pb2.PassportNumber(number=c["passport_number"], issuing_country=c["passport_country"])
-    return gateway_pb2.LookupRequest(
-        subject=common_pb2.Subject(
-            kind=common_pb2.SUBJECT_KIND_PERSON, identifiers=[common_pb2.Identifier(passport=passport)]
-        ),
-        purpose="BORDER_RISK_ASSESSMENT",
-        case_reference=f"SHARED-{n}",
-        officer_id="OFF-1",
-    )
+    return passport_request(subject["canonical"], case_reference=f"SHARED-{n}")
 
 
 async def _lookups(address: str, pki: PKILayout, subject: dict[str, Any], tag: int) -> list[int]:
