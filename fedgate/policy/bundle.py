@@ -432,7 +432,10 @@ def _data_document(
     mous: Sequence[Mou],
 ) -> dict[str, Any]:
     rank = {name: i for i, name in enumerate(levels)}
+    # requester -> provider -> [clause entry], in MoU and clause order (plan.rego's candidates)
     index: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    # the same entries, requester -> purpose -> provider -> category -> [clause entry], same order
+    by_purpose: dict[str, dict[str, dict[str, dict[str, list[dict[str, Any]]]]]] = {}
     for mou in mous:
         for c in mou.clauses:
             cat = categories[c.provider][c.category]
@@ -459,6 +462,10 @@ def _data_document(
             }
             for r in c.recipients:
                 index.setdefault(r, {}).setdefault(c.provider, []).append(entry)
+                for p in dict.fromkeys(c.purposes):
+                    by_purpose.setdefault(r, {}).setdefault(p, {}).setdefault(c.provider, {}).setdefault(
+                        c.category, []
+                    ).append(entry)
     return {
         "bundle": {"digest": digest},
         "agencies": list(AGENCIES),
@@ -479,6 +486,7 @@ def _data_document(
             for agency, cats in categories.items()
         },
         "clauses": index,
+        "clauses_by_purpose": by_purpose,
     }
 
 

@@ -2,7 +2,9 @@
 # title: Plan — which agencies and categories may be asked, which fields may be fetched, on what basis
 # description: >-
 #   Evaluated once per lookup before fan-out. Generic over the MoUs in mous/ (indexed by
-#   requester and provider in data.fedgate.registry.clauses) plus the limits in law.rego.
+#   requester, purpose, provider and category in data.fedgate.registry.clauses_by_purpose for
+#   the grants, and by requester and provider in data.fedgate.registry.clauses for the refusal
+#   reasons) plus the limits in law.rego.
 #   SAMPLE POLICY, NOT LEGAL ADVICE.
 package fedgate.plan
 
@@ -39,121 +41,100 @@ _agencies := _plans if not _request_refusal
 
 _refuse(code) := {"refusal": {"code": code, "msg": law.messages[code]}}
 
-# Per-agency documents. Each is a complete rule built by one comprehension, computed once per
-# decision and then only indexed: regorus mis-evaluated key lookups into partial object rules
-# (data.fedgate.plan._plans.customs differed from data.fedgate.plan._plans["customs"] taken from
-# the whole object), which the conformance suite against OPA caught; see policies/README.md.
-_plans := {agency: plan |
-	some agency in _targets
-	plan := _plan_for(agency)
-}
+# Per-agency documents: the grants of every agency that grants something, one refusal for each
+# other target. Complete rules built by comprehensions, computed once per decision and then only
+# indexed: regorus mis-evaluated key lookups into partial object rules (see policies/README.md).
+# An agency has grants only if it is known and holds a requested category (a grant is built from
+# its category's entry in the register), so the refusals below cannot pre-empt a grant.
+_plans := object.union(
+	{agency: _refuse(_refusal_code(agency)) | some agency in _targets; not _grants[agency]},
+	{agency: {"grants": grants} | some agency, grants in _grants},
+)
 
-_plan_for(agency) := _refuse("FG-UNKNOWN-AGENCY") if not reg.categories[agency]
-else := _refuse("FG-UNKNOWN-CATEGORY") if _holds_none_requested[agency]
-else := {"grants": _grants[agency]} if count(_grants[agency]) > 0
-else := _refuse(_first_reason[agency]) if _first_reason[agency]
-else := _refuse("FG-NO-AGREEMENT")
+_refusal_code(agency) := "FG-UNKNOWN-AGENCY" if not reg.categories[agency]
+else := "FG-UNKNOWN-CATEGORY" if _holds_none_requested(agency)
+else := _reason(agency)
 
-# Agencies that hold none of the requested categories (only when categories are named).
-_holds_none_requested := {agency: true |
+# The agency holds none of the requested categories (only when categories are named).
+_holds_none_requested(agency) if {
 	count(input.categories) > 0
-	some agency in _targets
 	count({c | some c in input.categories; reg.categories[agency][c]}) == 0
 }
 
-# The requester's clauses, indexed by providing agency (the loader builds the index).
-_mine := object.get(reg.clauses, input.requester, {})
+# Grants by agency, only for agencies that grant something: the requester's clauses for this
+# purpose (the loader indexes them by requester, purpose, providing agency and category), limited
+# to the categories named, if any. A clause applies when every other condition holds. Written
+# inline (no helper calls, registers read once) because this runs for every offered clause of
+# every target; the failure reasons below restate each condition separately, and the Rego tests
+# check both agree.
+_grants := grants if {
+	offers := object.get(object.get(reg.clauses_by_purpose, input.requester, {}), input.purpose, {})
+	categories := reg.categories
+	subject := input.subject_kind
+	today := input.today
+	rank := reg.requesters[input.requester].clearance_rank
 
-_candidates := {agency: object.get(_mine, agency, []) | some agency in _targets} if count(input.categories) == 0
-else := {agency: [c | some c in object.get(_mine, agency, []); c.category in input.categories] | some agency in _targets}
+	# Only a flag that is true is an emergency; a missing one is none (as law.emergency_required
+	# reads it), and a malformed one never opens an emergency-only clause.
+	emergency_allows := {false: true, true: object.get(input, "emergency", false) == true}
 
-# A clause applies when every condition holds. Written inline (no helper calls) because this
-# runs for every indexed clause of every target; the failure reasons below restate each
-# condition separately, and the Rego tests check both agree.
-_applicable := {agency: [c |
-	some c in candidates
-	c.purposes[_purpose]
-	c.subject == input.subject_kind
-	input.today >= c.effective
-	input.today <= c.expires
-	c.min_clearance_rank <= _rank
-	_emergency_allows[c.emergency_only]
-	_law_allows[c.holding]
-] |
-	some agency, candidates in _candidates
+	# Intelligence holdings only for national-security purposes (law.rego), whatever an MoU says.
+	law_allows := {"standard": true, "intelligence": input.purpose in law.intelligence_purposes}
+
+	grants := {agency: agency_grants |
+		some agency in _targets
+		agency_grants := {name: grant |
+			some name, clauses in _requested(object.get(offers, agency, {}))
+			applicable := [c |
+				some c in clauses
+				c.subject == subject
+				today >= c.effective
+				today <= c.expires
+				c.min_clearance_rank <= rank
+				emergency_allows[c.emergency_only]
+				law_allows[c.holding]
+			]
+			count(applicable) > 0
+			category := categories[agency][name]
+			never := category.never_release
+
+			# Intelligence holdings are referral only (law.rego), whatever a clause says;
+			# otherwise a category is referral only if any applicable clause says so.
+			intelligence := category.holding == "intelligence"
+			grant := {
+				"fields": sort({f | some c in applicable; some f in c.fields; not never[f]}),
+				"decision_fields": category.decision_fields,
+				"refer_only": true in ({c.refer_only | some c in applicable} | {intelligence}),
+				"bases": [c.basis | some c in applicable],
+			}
+		}
+		count(agency_grants) > 0
+	}
 }
 
-_emergency_allows := {false: true, true: _is_emergency}
+# An agency's offered clauses by category, limited to the categories named, if any.
+_requested(offered) := offered if count(input.categories) == 0
 
-# A missing emergency flag is no emergency (as law.emergency_required reads it).
-_is_emergency := true if input.emergency == true
-else := false
+_requested(offered) := object.filter(offered, input.categories) if count(input.categories) > 0
 
-# Intelligence holdings only for national-security purposes (law.rego), whatever an MoU says.
-_law_allows := {"standard": true, "intelligence": _purpose in law.intelligence_purposes}
+# --- why an agency grants nothing (worked out only then) ---------------------------------------
 
-# Failures are worked out only for agencies that grant nothing, to name the reason.
-_candidate_failures := {agency: fs |
-	some agency, candidates in _candidates
-	count(_applicable[agency]) == 0
-	fs := [_failures(c) | some c in candidates]
+# The candidate clauses: all the requester's clauses from this agency, whatever their purpose,
+# limited to the categories named, if any (the requester's clauses are indexed by providing agency).
+_candidates(agency) := object.get(object.get(reg.clauses, input.requester, {}), agency, []) if count(input.categories) == 0
+
+_candidates(agency) := [c |
+	some c in object.get(object.get(reg.clauses, input.requester, {}), agency, [])
+	c.category in input.categories
+] if count(input.categories) > 0
+
+# The most fundamental reason, in _reason_order, among the candidate clauses' failures; with no
+# candidate clause at all, there is no agreement.
+_reason(agency) := reasons[0] if {
+	failures := {code | some c in _candidates(agency); some code in _failures(c)}
+	reasons := array.concat([code | some code in _reason_order; failures[code]], ["FG-NO-AGREEMENT"])
 }
 
-_rank := reg.requesters[input.requester].clearance_rank
-
-_purpose := input.purpose
-
-# Every reason a clause does not apply to this request (empty: it applies). Clause entries
-# carry their category's subject and holding (the loader copies them into the index), so
-# each check reads the clause, the input and the registers only.
-_failures(c) := (((((_f_intelligence(c) | _f_purpose(c)) | _f_subject(c)) | _f_in_force(c)) | _f_emergency(c)) | _f_clearance(c))
-
-# Intelligence holdings only for national-security purposes (law.rego), whatever an MoU says.
-_f_intelligence(c) := {"FG-LAW-INTELLIGENCE-PURPOSE" |
-	c.holding == "intelligence"
-	purpose := _purpose
-	not law.intelligence_purposes[purpose]
-}
-
-# (_purpose is defined here: an unknown or missing purpose is refused for every agency first.)
-_f_purpose(c) := {"FG-PURPOSE-NOT-COVERED" | purpose := _purpose; not c.purposes[purpose]}
-
-_f_subject(c) := {"FG-SUBJECT-NOT-COVERED" | c.subject != input.subject_kind}
-
-# An agreement applies from its effective date to its expiry date, both inclusive.
-_f_in_force(c) := {"FG-MOU-NOT-IN-FORCE" | input.today < c.effective} | {"FG-MOU-NOT-IN-FORCE" | input.today > c.expires}
-
-_f_emergency(c) := {"FG-EMERGENCY-ONLY" | c.emergency_only; not input.emergency}
-
-_f_clearance(c) := {"FG-CLEARANCE" | c.min_clearance_rank > _rank}
-
-_grants := {agency: grants |
-	some agency, applicable in _applicable
-	grants := {name: _grant(agency, name, applicable) | some c in applicable; name := c.category}
-}
-
-_grant(agency, name, applicable) := {
-	"fields": sort({f |
-		some c in same
-		some f in c.fields
-		not category.never_release[f]
-	}),
-	"decision_fields": category.decision_fields,
-	"refer_only": _refer_only(category, same),
-	"bases": [c.basis | some c in same],
-} if {
-	category := reg.categories[agency][name]
-	same := [c | some c in applicable; c.category == name]
-}
-
-_refer_only(category, same) := true if category.holding == "intelligence"
-else := true if {
-	some c in same
-	c.refer_only
-}
-else := false
-
-# The most fundamental reason, in this order, among the candidate clauses' failures.
 _reason_order := [
 	"FG-LAW-INTELLIGENCE-PURPOSE",
 	"FG-PURPOSE-NOT-COVERED",
@@ -163,10 +144,26 @@ _reason_order := [
 	"FG-CLEARANCE",
 ]
 
-_first_reason := {agency: _reason_order[i] |
-	some agency, failures in _candidate_failures
-	reasons := {code | some f in failures; some code in f}
-	ranks := {j | some j, code in _reason_order; code in reasons}
-	count(ranks) > 0
-	i := min(ranks)
+# Every reason a clause does not apply to this request (empty: it applies). Clause entries
+# carry their category's subject and holding (the loader copies them into the index), so
+# each check reads the clause, the input and the registers only.
+_failures(c) := (((((_f_intelligence(c) | _f_purpose(c)) | _f_subject(c)) | _f_in_force(c)) | _f_emergency(c)) | _f_clearance(c))
+
+# Intelligence holdings only for national-security purposes (law.rego), whatever an MoU says.
+_f_intelligence(c) := {"FG-LAW-INTELLIGENCE-PURPOSE" |
+	c.holding == "intelligence"
+	purpose := input.purpose
+	not law.intelligence_purposes[purpose]
 }
+
+# (input.purpose is defined here: an unknown or missing purpose is refused for every agency first.)
+_f_purpose(c) := {"FG-PURPOSE-NOT-COVERED" | purpose := input.purpose; not c.purposes[purpose]}
+
+_f_subject(c) := {"FG-SUBJECT-NOT-COVERED" | c.subject != input.subject_kind}
+
+# An agreement applies from its effective date to its expiry date, both inclusive.
+_f_in_force(c) := {"FG-MOU-NOT-IN-FORCE" | input.today < c.effective} | {"FG-MOU-NOT-IN-FORCE" | input.today > c.expires}
+
+_f_emergency(c) := {"FG-EMERGENCY-ONLY" | c.emergency_only; not input.emergency}
+
+_f_clearance(c) := {"FG-CLEARANCE" | c.min_clearance_rank > reg.requesters[input.requester].clearance_rank}

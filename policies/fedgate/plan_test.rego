@@ -27,7 +27,43 @@ _plan(over) := d if {
 
 # The plan with the requester's (customs') clauses replaced: {provider: [clause, ...]}.
 _plan_with(over, clauses) := d if {
-	d := plan.decision with input as _in(over) with data.fedgate.registry.clauses as {"customs": clauses}
+	d := _plan_indexed(_in(over), {"customs": clauses})
+}
+
+# The plan for an input with the clause index replaced: {requester: {provider: [clause, ...]}}.
+# The loader indexes the same clause entries twice (by requester and provider, and by requester,
+# purpose, provider and category); a synthetic index replaces both, built as the loader does.
+_plan_indexed(inp, clauses) := d if {
+	by_purpose := _by_purpose(clauses)
+	d := plan.decision with input as inp
+		with data.fedgate.registry.clauses as clauses
+		with data.fedgate.registry.clauses_by_purpose as by_purpose
+}
+
+# {requester: {provider: [clause]}} -> {requester: {purpose: {provider: {category: [clause]}}}},
+# every list in the original order.
+_by_purpose(clauses) := {requester: _purposes_of(by_provider) | some requester, by_provider in clauses}
+
+_purposes_of(by_provider) := {purpose: _providers_for(by_provider, purpose) |
+	some list in by_provider
+	some c in list
+	some purpose, _ in c.purposes
+}
+
+_providers_for(by_provider, purpose) := {provider: _categories_for(list, purpose) |
+	some provider, list in by_provider
+	some c in list
+	c.purposes[purpose]
+}
+
+_categories_for(list, purpose) := {name: [x | some x in list; x.purposes[purpose]; x.category == name] |
+	some c in list
+	c.purposes[purpose]
+	name := c.category
+}
+
+test_loader_indexes_the_clauses_by_purpose_as_the_tests_do if {
+	reg.clauses_by_purpose == _by_purpose(reg.clauses)
 }
 
 _code(d, agency) := d.agencies[agency].refusal.code
@@ -481,8 +517,7 @@ test_clearance_floor_one_above_refused if {
 test_clearance_floor_is_the_requesters if {
 	# the same clause for nzsis' TOP SECRET system (rank 6) applies
 	inp := _in({"requester": "nzsis", "agencies": ["police"]})
-	clauses := {"nzsis": {"police": [_c({"min_clearance_rank": 6})]}}
-	d := plan.decision with input as inp with data.fedgate.registry.clauses as clauses
+	d := _plan_indexed(inp, {"nzsis": {"police": [_c({"min_clearance_rank": 6})]}})
 	d.agencies.police.grants.police_alert
 }
 
@@ -641,8 +676,8 @@ test_sweep_decision_fields_are_the_categorys if {
 }
 
 # --- the two restatements of a clause's conditions agree ----------------------------------------
-# plan.rego decides applicability inline (_applicable) and names reasons separately (_failures);
-# at every boundary a clause applies exactly when it has no failure reason.
+# plan.rego decides applicability inline (in _grants) and names reasons separately (_failures);
+# at every boundary a clause applies (its category is granted) exactly when it has no failure reason.
 
 # [clause, input overrides, expected failure codes, expected number of applicable clauses]
 _agreement_cases := [
@@ -678,8 +713,8 @@ test_failure_reasons_agree_with_applicability if {
 		inp := _in(object.union(_police, case[1]))
 		clauses := {"customs": {"police": [case[0]]}}
 		fs := plan._failures(case[0]) with input as inp with data.fedgate.registry.clauses as clauses
-		applicable := plan._applicable with input as inp with data.fedgate.registry.clauses as clauses
+		d := _plan_indexed(inp, clauses)
 		fs == case[2]
-		count(applicable.police) == case[3]
+		count(object.get(d.agencies.police, "grants", {})) == case[3]
 	}
 }
