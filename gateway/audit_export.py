@@ -1,6 +1,7 @@
 """Write an auditor's export (``docs/audit-log.md``) from a live audit store.
 
-Reads the store in chunks and streams into ``fedgate.audit.export.write_export``;
+Reads the store in chunks and streams into ``fedgate.audit.export.write_export``
+(``checkpoints.jsonl`` holds every checkpoint, however many batches the log has);
 only entries, checkpoints and openings up to one consistent size are exported,
 so appends racing with the export do not tear it.
 """

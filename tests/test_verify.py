@@ -24,7 +24,14 @@ from fedgate.audit.canonical import canonical_bytes, parse_canonical
 from fedgate.audit.cli import audit_app
 from fedgate.audit.commitments import Opening
 from fedgate.audit.entry import EntryFormatError, parse_entry
-from fedgate.audit.export import ExportContents, ExportError, read_export, split_lines, write_export
+from fedgate.audit.export import (
+    ExportContents,
+    ExportError,
+    checkpoint_line_bytes,
+    read_export,
+    split_lines,
+    write_export,
+)
 from fedgate.audit.note import Signer
 from fedgate.audit.verify import (
     FailureClass,
@@ -55,6 +62,22 @@ def _checkpoints(log: BuiltLog, size: int, note: bytes) -> list[tuple[int, bytes
 def _failed(report: VerificationReport, failure: FailureClass, index: int | None) -> None:
     assert not report.ok, report
     assert (report.failure, report.first_bad_index) == (failure, index), report
+
+
+def _checkpoint_lines(directory: Path) -> list[bytes]:
+    return (directory / "checkpoints.jsonl").read_bytes().splitlines(keepends=True)
+
+
+def _write_checkpoint_lines(directory: Path, lines: list[bytes]) -> None:
+    (directory / "checkpoints.jsonl").write_bytes(b"".join(lines))
+
+
+def _cli_json(directory: Path, key: str, *options: str) -> tuple[int, dict[str, Any]]:
+    result = runner.invoke(audit_app, ["verify", str(directory), "--key", key, "--json", *options])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    report: dict[str, Any] = json.loads(result.stdout)
+    assert report["exit_code"] == result.exit_code, result.output
+    return result.exit_code, report
 
 
 def _entry_with(log: BuiltLog, index: int, **fields: Any) -> bytes:
@@ -271,16 +294,30 @@ def test_truncated_export_with_matching_manifest_size_fails_through_the_cli(tmp_
 # --- forks ---------------------------------------------------------------------------------------
 
 
-def test_forked_checkpoint_file_exits_12(tmp_path: Path) -> None:
+def test_forked_checkpoint_line_exits_12(tmp_path: Path) -> None:
     """Replacing a checkpoint by a validly signed one for a different tree of that size is a fork."""
     directory = LOG.write(tmp_path / "export")
-    (directory / "checkpoints" / "6.note").write_bytes(LOG.sign(6, root=bytes(32)))
-    result = runner.invoke(audit_app, ["verify", str(directory), "--key", LOG.first_key, "--json"])
-    assert result.exit_code == 12, result.output
-    report = json.loads(result.stdout)
+    lines = _checkpoint_lines(directory)
+    sizes = [size for size, _ in LOG.checkpoints]
+    lines[sizes.index(6)] = checkpoint_line_bytes(6, LOG.sign(6, root=bytes(32))) + b"\n"
+    _write_checkpoint_lines(directory, lines)
+    code, report = _cli_json(directory, LOG.first_key)
+    assert code == 12, report
     assert report["failure"] == "FORK"
     assert report["checkpoint_size"] == 6
     assert report["first_bad_index"] is None
+
+
+def test_forked_checkpoint_line_added_beside_the_true_one_exits_12(tmp_path: Path) -> None:
+    """A second line for an existing size, signed over another root, is a fork however it is placed."""
+    directory = LOG.write(tmp_path / "export")
+    lines = _checkpoint_lines(directory)
+    lines.append(checkpoint_line_bytes(7, LOG.sign(7, root=bytes(32))) + b"\n")
+    _write_checkpoint_lines(directory, lines)
+    code, report = _cli_json(directory, LOG.first_key)
+    assert code == 12, report
+    assert report["checkpoint_size"] == 7
+    assert "different roots" in report["message"]
 
 
 def test_two_checkpoints_of_one_size_with_different_roots_fork() -> None:
@@ -324,6 +361,111 @@ def test_flipped_signature_byte_is_a_bad_signature(offset: int) -> None:
     report = _verify(LOG, checkpoints=_checkpoints(LOG, size, bytes(flipped)))
     _failed(report, FailureClass.BAD_SIGNATURE, None)
     assert report.checkpoint_size == size
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_any_single_bit_flip_in_a_checkpoint_line_is_caught(data: st.DataObject) -> None:
+    """Flipping any bit of checkpoints.jsonl fails as BAD_SIGNATURE, except in the unsigned size label.
+
+    A flip in the line's ``size`` that still reads as a size relabels the line: the signed
+    note is unchanged, so it verifies, with warnings naming the label (as a renamed
+    checkpoint file did in format 1) and the file's hash.
+    """
+    exported = b"".join(checkpoint_line_bytes(size, note) + b"\n" for size, note in LOG.checkpoints)
+    position = data.draw(st.integers(0, len(exported) - 1), label="position")
+    bit = data.draw(st.integers(0, 7), label="bit")
+    flipped = bytearray(exported)
+    flipped[position] ^= 1 << bit
+    with tempfile.TemporaryDirectory() as scratch:
+        directory = LOG.write(Path(scratch) / "export")
+        (directory / "checkpoints.jsonl").write_bytes(bytes(flipped))
+        report = verify_export(read_export(directory), LOG.first_key)
+    line_start = exported.rfind(b"\n", 0, position) + 1
+    in_size = exported.find(b',"size":', line_start) + len(b',"size":') <= position
+    if report.ok:
+        assert in_size, (position, report)
+        assert exported[position] != ord("\n"), (position, report)
+        assert any("holds the checkpoint of size" in warning for warning in report.warnings), report
+        assert any("checkpoints.jsonl: SHA-256 differs" in warning for warning in report.warnings), report
+    else:
+        assert report.failure is FailureClass.BAD_SIGNATURE, report
+
+
+def test_flipped_byte_in_a_checkpoint_line_exits_13(tmp_path: Path) -> None:
+    """A changed byte in a note's root fails that checkpoint's signature: exit 13 naming its size."""
+    directory = LOG.write(tmp_path / "export")
+    lines = _checkpoint_lines(directory)
+    size = LOG.checkpoints[4][0]
+    root = base64.b64encode(LOG.root(size))
+    changed = root[:5] + (b"A" if root[5:6] != b"A" else b"B") + root[6:]
+    lines[4] = lines[4].replace(root, changed)
+    _write_checkpoint_lines(directory, lines)
+    code, report = _cli_json(directory, LOG.first_key)
+    assert code == 13, report
+    assert report["checkpoint_size"] == size
+
+
+def test_line_that_is_not_a_checkpoint_line_exits_13(tmp_path: Path) -> None:
+    """A checkpoint line that does not parse fails as a checkpoint that does not open, naming the line."""
+    directory = LOG.write(tmp_path / "export")
+    lines = _checkpoint_lines(directory)
+    lines[3] = b'{"size":6}\n'
+    _write_checkpoint_lines(directory, lines)
+    code, report = _cli_json(directory, LOG.first_key)
+    assert code == 13, report
+    assert report["message"].startswith("checkpoints.jsonl line 3 is not a checkpoint line")
+
+
+def test_deleted_last_checkpoint_line_leaves_entries_unsigned(tmp_path: Path) -> None:
+    """Without the last checkpoint line, the entries after the one before it are signed by nothing: 10."""
+    directory = LOG.write(tmp_path / "export")
+    _write_checkpoint_lines(directory, _checkpoint_lines(directory)[:-1])
+    covered = LOG.checkpoints[-2][0]
+    code, report = _cli_json(directory, LOG.first_key)
+    assert code == 10, report
+    assert report["first_bad_index"] == covered
+    assert "not covered by any signed checkpoint" in report["message"]
+
+
+def test_deleted_middle_checkpoint_line_is_a_warning(tmp_path: Path) -> None:
+    """A checkpoint missing between two others leaves every entry signed: the file's hash warns."""
+    directory = LOG.write(tmp_path / "export")
+    lines = _checkpoint_lines(directory)
+    _write_checkpoint_lines(directory, lines[:5] + lines[6:])
+    code, report = _cli_json(directory, LOG.first_key)
+    assert code == 0, report
+    assert report["checkpoints"] == len(LOG.checkpoints) - 1
+    assert report["warnings"] == [
+        "checkpoints.jsonl: SHA-256 differs from the manifest, or the file is missing or unlisted"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("change", "warning"),
+    [
+        ("swap", "checkpoints.jsonl: checkpoint 3 comes after checkpoint 6"),
+        ("repeat", "checkpoints.jsonl: checkpoint 6 repeats it"),
+        ("reverse", "more lines out of order"),
+    ],
+)
+def test_reordered_or_repeated_checkpoint_lines_are_warnings(
+    tmp_path: Path, change: str, warning: str
+) -> None:
+    """The order of lines is unsigned framing: the same signed checkpoints verify, with a warning."""
+    directory = LOG.write(tmp_path / "export")
+    lines = _checkpoint_lines(directory)
+    assert [size for size, _ in LOG.checkpoints][1:4] == [3, 6, 7]
+    if change == "swap":
+        lines[1], lines[2] = lines[2], lines[1]
+    elif change == "repeat":
+        lines.insert(2, lines[2])
+    else:
+        lines.reverse()
+    _write_checkpoint_lines(directory, lines)
+    code, report = _cli_json(directory, LOG.first_key)
+    assert code == 0, report
+    assert any(warning in text for text in report["warnings"]), report
 
 
 def test_changed_root_under_a_valid_signature_line_is_a_bad_signature() -> None:
@@ -440,16 +582,20 @@ def test_opening_kept_after_its_erasure_is_a_warning() -> None:
 # --- fuzzing the parsers -------------------------------------------------------------------------
 
 _SMALL = build_log(8, batches=(2,), rotate_at=3)
-_TARGETS = ["manifest.json", "entries.jsonl", "checkpoints/4.note", "evidence.jsonl"]
+_TARGETS = ["manifest.json", "entries.jsonl", "checkpoints.jsonl", "checkpoint line 1", "evidence.jsonl"]
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(target=st.sampled_from(_TARGETS), content=st.binary(max_size=1500))
 def test_random_bytes_in_any_file_fail_cleanly(target: str, content: bytes) -> None:
-    """Random bytes in place of any file give an exit code of the format, never a traceback."""
+    """Random bytes in place of any file, or of one checkpoint line, give a failing exit code, cleanly."""
     with tempfile.TemporaryDirectory() as scratch:
         directory = _SMALL.write(Path(scratch) / "export")
-        (directory / target).write_bytes(content)
+        if target == "checkpoint line 1":
+            lines = _checkpoint_lines(directory)
+            _write_checkpoint_lines(directory, [lines[0], content + b"\n", *lines[2:]])
+        else:
+            (directory / target).write_bytes(content)
         result = runner.invoke(audit_app, ["verify", str(directory), "--key", _SMALL.first_key])
         assert result.exception is None or isinstance(result.exception, SystemExit), result.output
         assert result.exit_code in EXIT_CODES - {0}, result.output
@@ -504,12 +650,25 @@ def test_unreadable_evidence_line_is_evidence_without_an_index() -> None:
 def test_stray_file_alone_is_a_warning(tmp_path: Path) -> None:
     """An unsigned extra file does not fail a log that verifies; the report warns about it."""
     directory = LOG.write(tmp_path / "export")
-    (directory / "checkpoints" / "README").write_text("hello")
+    (directory / "README").write_text("hello")
     report = verify_export(read_export(directory), LOG.first_key)
     assert report.ok, report
     assert report.warnings == (
-        "checkpoints/README: SHA-256 differs from the manifest, or the file is missing or unlisted",
+        "README: SHA-256 differs from the manifest, or the file is missing or unlisted",
     )
+
+
+def test_format_1_export_exits_2_saying_so(tmp_path: Path) -> None:
+    """An export in the older format is unusable input with a message naming both formats."""
+    directory = LOG.write(tmp_path / "export")
+    manifest = parse_canonical((directory / "manifest.json").read_bytes())
+    (directory / "manifest.json").write_bytes(
+        canonical_bytes({**manifest, "format": "fedgate-audit-export/1"})
+    )
+    code, report = _cli_json(directory, LOG.first_key)
+    assert code == 2
+    assert "'fedgate-audit-export/1'" in report["error"]
+    assert "'fedgate-audit-export/2'" in report["error"]
 
 
 def test_empty_log_verifies(tmp_path: Path) -> None:
@@ -525,6 +684,160 @@ def test_empty_log_verifies(tmp_path: Path) -> None:
     report = verify_export(read_export(directory), LOG.first_key)
     assert report.ok, report
     assert report.entries == 0
+
+
+# --- pinned checkpoints: truncation ---------------------------------------------------------------
+
+
+def _pin(tmp_path: Path, note: bytes, name: str = "pin.note") -> str:
+    path = tmp_path / name
+    path.write_bytes(note)
+    return str(path)
+
+
+def _truncated(log: BuiltLog, directory: Path, keep: int) -> Path:
+    """The export an attacker leaves after cutting the log at ``keep``: entries, checkpoints, evidence."""
+    return write_export(
+        directory,
+        origin=log.origin,
+        log_keys=log.log_keys,
+        entries=log.entries[:keep],
+        checkpoints=[(size, note) for size, note in log.checkpoints if size <= keep],
+        evidence=[row for row in log.evidence if row[0] < keep],
+    )
+
+
+def test_consistent_pins_pass(tmp_path: Path) -> None:
+    """Checkpoints pinned at an earlier size and at the export's size agree with it: exit 0, listed."""
+    directory = LOG.write(tmp_path / "export")
+    earlier = _pin(tmp_path, LOG.checkpoints[3][1], "earlier.note")
+    latest = _pin(tmp_path, LOG.checkpoints[-1][1], "latest.note")
+    options = ("--expect-checkpoint", latest, "--expect-checkpoint", earlier)
+    code, report = _cli_json(directory, LOG.first_key, *options)
+    assert code == 0, report
+    assert report["pinned_checkpoints"] == [len(LOG.entries), LOG.checkpoints[3][0]]
+    result = runner.invoke(audit_app, ["verify", str(directory), "--key", LOG.first_key, *options])
+    assert result.exit_code == 0, result.output
+    assert "pinned checkpoints" in result.output
+
+
+def test_pin_at_a_size_no_export_checkpoint_has_passes() -> None:
+    """A pin need not match a checkpoint of the export: its root is recomputed from the entries."""
+    pinned = LOG.sign(11)  # a true checkpoint of size 11; the export has 10 and 12
+    assert 11 not in dict(LOG.checkpoints)
+    report = verify_export(LOG.contents(), LOG.first_key, [("pin", pinned)])
+    assert report.ok, report
+    assert report.pinned_checkpoints == (11,)
+
+
+def test_truncated_export_verifies_alone_and_fails_against_a_pin(tmp_path: Path) -> None:
+    """Entries cut off with their checkpoints leave a valid shorter log; a later pin exits 11, naming it."""
+    directory = _truncated(LOG, tmp_path / "export", keep=12)
+    alone = runner.invoke(audit_app, ["verify", str(directory), "--key", LOG.first_key])
+    assert alone.exit_code == 0, alone.output  # nothing in the export shows the cut
+    pin = _pin(tmp_path, LOG.checkpoints[-1][1])
+    code, report = _cli_json(directory, LOG.first_key, "--expect-checkpoint", pin)
+    assert code == 11, report
+    assert report["failure"] == "MISSING_OR_REORDERED"
+    assert report["first_bad_index"] == 12
+    assert report["bad_range"] == [12, len(LOG.entries)]
+    assert report["checkpoint_size"] == len(LOG.entries)
+    assert f"commits to {len(LOG.entries)} entries; the export holds 12" in report["message"]
+    result = runner.invoke(
+        audit_app, ["verify", str(directory), "--key", LOG.first_key, "--expect-checkpoint", pin]
+    )
+    assert result.exit_code == 11
+    assert "in entries [12, 20)" in result.output
+
+
+def test_pin_from_another_log_is_a_bad_signature(tmp_path: Path) -> None:
+    """A checkpoint of the same name and size signed by another log's key does not open: exit 13."""
+    directory = LOG.write(tmp_path / "export")
+    other = build_log(20, origin=LOG.origin, seed=5)
+    foreign = other.sign(10, log_signer("another log"))
+    code, report = _cli_json(directory, LOG.first_key, "--expect-checkpoint", _pin(tmp_path, foreign))
+    assert code == 13, report
+    assert "signed by no key of this log" in report["message"]
+    assert report["pinned_checkpoints"] == []
+
+
+def test_pin_for_another_origin_is_a_bad_signature() -> None:
+    """A checkpoint of another log's origin fails as a bad signature, whatever key signed it."""
+    other = build_log(20, origin="other.example/log")
+    report = verify_export(LOG.contents(), LOG.first_key, [("pin", other.sign(10))])
+    _failed(report, FailureClass.BAD_SIGNATURE, None)
+
+
+def test_forked_pin_exits_12(tmp_path: Path) -> None:
+    """A pin signed by the log's key over another tree of a size the export holds is a fork."""
+    directory = LOG.write(tmp_path / "export")
+    forked = LOG.sign(10, root=bytes(32))
+    code, report = _cli_json(directory, LOG.first_key, "--expect-checkpoint", _pin(tmp_path, forked))
+    assert code == 12, report
+    assert report["failure"] == "FORK"
+    assert report["checkpoint_size"] == 10
+    assert report["first_bad_index"] is None
+    assert "pinned checkpoint" in report["message"]
+
+
+def test_forked_pin_of_a_diverging_tree_exits_12() -> None:
+    """A pin from a branch that shares a prefix with the export but diverges is a fork at its size."""
+    diverged = build_log(20, seed=99)
+    mixed = diverged.with_entries([*LOG.entries[:6], *diverged.entries[6:]])
+    report = verify_export(LOG.contents(), LOG.first_key, [("branch", mixed.sign(14))])
+    _failed(report, FailureClass.FORK, None)
+    assert report.checkpoint_size == 14
+
+
+def test_pin_signed_by_a_rotated_key_passes() -> None:
+    """After a key rotation the log's checkpoints are signed by the new key: a pin of one verifies."""
+    latest = ROTATED.checkpoints[-1]
+    assert ROTATED.checkpoint_signers[latest[0]] == (ROTATED.signers[1],)
+    report = verify_export(ROTATED.contents(), ROTATED.first_key, [("latest", latest[1])])
+    assert report.ok, report
+
+
+def test_truncation_before_a_rotation_fails_the_pin_as_a_bad_signature(tmp_path: Path) -> None:
+    """Cut before the key rotation, the export does not authenticate the new key that signed the pin."""
+    directory = _truncated(ROTATED, tmp_path / "export", keep=6)
+    report = verify_export(
+        read_export(directory), ROTATED.first_key, [("latest", ROTATED.checkpoints[-1][1])]
+    )
+    _failed(report, FailureClass.BAD_SIGNATURE, None)
+    assert "lacks a key rotation" in report.message
+
+
+def test_export_failures_come_before_the_pins() -> None:
+    """A pin does not hide what is wrong with the export itself: its own failure is reported."""
+    entries = list(LOG.entries)
+    entries[4], entries[9] = entries[9], entries[4]
+    report = _verify(LOG, entries=entries)
+    pinned = verify_export(
+        dataclasses.replace(LOG.contents(), entries=entries),
+        LOG.first_key,
+        [("p", LOG.sign(10, root=bytes(32)))],
+    )
+    assert pinned == report
+
+
+@pytest.mark.parametrize("content", [None, b"x" * (64 * 1024 + 1)])
+def test_unreadable_pin_file_exits_2(tmp_path: Path, content: bytes | None) -> None:
+    """A pin file that is missing or too large to be a note is unusable input."""
+    directory = LOG.write(tmp_path / "export")
+    path = tmp_path / "pin.note"
+    if content is not None:
+        path.write_bytes(content)
+    code, report = _cli_json(directory, LOG.first_key, "--expect-checkpoint", str(path))
+    assert code == 2
+    assert report["error"].startswith("--expect-checkpoint: checkpoint file")
+
+
+def test_pin_that_is_not_a_note_is_a_bad_signature(tmp_path: Path) -> None:
+    """A readable pin file that is not a signed checkpoint is a checkpoint that does not open."""
+    directory = LOG.write(tmp_path / "export")
+    code, report = _cli_json(directory, LOG.first_key, "--expect-checkpoint", _pin(tmp_path, b"hello\n"))
+    assert code == 13, report
+    assert report["message"].startswith("pinned checkpoint")
 
 
 # --- keygen --------------------------------------------------------------------------------------

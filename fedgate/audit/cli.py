@@ -1,7 +1,8 @@
 """``fedgate audit``: verify an exported audit log offline, make log keys, export, erase, report on a subject.
 
-``verify DIR --key VKEY_OR_FILE`` exits with the code of ``docs/audit-log.md``: 0 verified,
-2 unusable input (not an export, no usable key), 10-14 the class of the first failure.
+``verify DIR --key VKEY_OR_FILE [--expect-checkpoint NOTE_FILE ...]`` exits with the code of
+``docs/audit-log.md``: 0 verified, 2 unusable input (not an export, no usable key, a pinned
+checkpoint file that cannot be read), 10-14 the class of the first failure.
 ``subject-report DIR --key ... --tag-key FILE IDENTIFIERS`` verifies first and exits with
 the verifier's code unless the export verifies; 0 with or without matching entries.
 ``erase --config FILE (--seq N ... | IDENTIFIERS) --authority ... --requested-by ...``
@@ -25,7 +26,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from fedgate.audit.export import ExportError, read_export
+from fedgate.audit.export import ExportError, read_checkpoint_note, read_export
 from fedgate.audit.note import MalformedKeyError, Verifier
 from fedgate.audit.verify import VerificationReport, verify_export
 from fedgate.model import Subject
@@ -106,6 +107,8 @@ def _summary(report: VerificationReport, directory: Path) -> None:
         ("erased (authorised)", str(len(report.erased_authorised))),
         ("evidence missing", str(len(report.evidence_missing))),
     ]
+    if report.pinned_checkpoints:
+        rows.append(("pinned checkpoints", ", ".join(str(size) for size in report.pinned_checkpoints)))
     for label, value in rows:
         table.add_row(label, value)
     _out.print(table)
@@ -130,17 +133,35 @@ def verify(
         str, typer.Option("--key", help="The log's first verifier key, or a file holding it (log.pub).")
     ],
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    expect_checkpoint: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--expect-checkpoint",
+            help="A signed checkpoint note obtained apart from the export (audit service, earlier "
+            "export, witness); the export must be consistent with it. Repeatable.",
+        ),
+    ] = None,
 ) -> None:
-    """Verify an export: signatures, entries, checkpoint roots, consistency and evidence."""
+    """Verify an export: signatures, entries, checkpoint roots, consistency and evidence.
+
+    Truncation (entries cut off with their checkpoints) leaves a valid shorter log; only a
+    checkpoint pinned with --expect-checkpoint reveals it.
+    """
     try:
         trusted = _trusted_key(key)
     except ValueError as exc:
         raise _unusable(str(exc), as_json) from None
+    pinned: list[tuple[str, bytes]] = []
+    for path in expect_checkpoint or []:
+        try:
+            pinned.append((str(path), read_checkpoint_note(path)))
+        except ExportError as exc:
+            raise _unusable(f"--expect-checkpoint: {exc}", as_json) from None
     try:
         contents = read_export(directory)
     except ExportError as exc:
         raise _unusable(f"not a usable export: {exc}", as_json) from None
-    report = verify_export(contents, trusted)
+    report = verify_export(contents, trusted, pinned)
     if as_json:
         typer.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=True))
     else:

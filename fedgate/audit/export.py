@@ -2,27 +2,38 @@
 
 The layout is the one in ``docs/audit-log.md``::
 
-    manifest.json            canonical JSON: format, origin, size, log_keys, files {name: sha256 hex}
-    entries.jsonl            one canonical entry per line, in seq order
-    checkpoints/<size>.note  every signed checkpoint, byte for byte
-    evidence.jsonl           one canonical {"seq", "name", "salt", "value"} per opening held
+    manifest.json       canonical JSON: format, origin, size, log_keys, files {name: sha256 hex}
+    entries.jsonl       one canonical entry per line, in seq order
+    checkpoints.jsonl   one canonical {"note", "size"} per signed checkpoint, in size order
+    evidence.jsonl      one canonical {"seq", "name", "salt", "value"} per opening held
+
+The manifest lists four files whatever the size of the log: format 1 had a
+file per checkpoint, and its manifest outgrew the canonical size limit past a
+few thousand checkpoints. A checkpoint line holds the signed note's text as a
+JSON string (it is UTF-8 by the signed-note format, so it round-trips byte for
+byte) and the tree size it claims, which only labels the line in reports.
 
 This is the only module of ``fedgate.audit`` that touches files. Reading is
 deliberately dumb: it refuses only a directory that is not an export at all
 (no manifest, a manifest that is not one, a required file missing, something
 over a size bound) and otherwise hands every byte to the IO-free verifier in
-``verify.py``, which decides what is wrong. A file whose SHA-256 differs from
-the manifest is noted, not refused: the manifest is unsigned, so its hashes are
-a hint for the report, never evidence. Paths named in the manifest are never
-opened; the reader lists the directory itself.
+``verify.py``, which decides what is wrong: a checkpoint line that is not one
+is passed on as malformed, as are evidence lines. A file whose SHA-256 differs
+from the manifest is noted, not refused: the manifest is unsigned, so its
+hashes are a hint for the report, never evidence. Paths named in the manifest
+are never opened; the reader lists the directory itself.
 
 Errors::
 
     Exception
      └── ExportError    not an export (exit 2), or a directory that cannot be written to
 
+A manifest of another format (format 1 included: there are no deployed exports of it)
+is refused with a message naming both formats.
+
 Left out: what any of the bytes mean (``verify.py``), and streaming: an export
-is read into memory, within the bounds below.
+is read into memory, within the bounds below (checkpoint lines are read one at a
+time, so no single line over its bound is ever held).
 """
 
 from __future__ import annotations
@@ -30,10 +41,11 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import itertools
 import os
 import re
 import stat
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -43,31 +55,39 @@ from fedgate.audit.commitments import SALT_SIZE, CommitmentError, Opening
 from fedgate.audit.entry import OPENING_NAMES
 
 __all__ = [
-    "CHECKPOINTS_DIR",
+    "CHECKPOINTS_FILE",
     "ENTRIES_FILE",
     "EVIDENCE_FILE",
     "EXPORT_FORMAT",
     "MANIFEST_FILE",
-    "MAX_CHECKPOINT_FILES",
+    "MAX_CHECKPOINTS",
+    "MAX_CHECKPOINTS_FILE_SIZE",
+    "MAX_CHECKPOINT_LINE_SIZE",
     "MAX_CHECKPOINT_SIZE",
+    "MAX_DIRECTORY_ENTRIES",
     "MAX_ENTRIES_FILE_SIZE",
     "MAX_EVIDENCE_FILE_SIZE",
     "MAX_MANIFEST_SIZE",
     "EvidenceRow",
     "ExportContents",
     "ExportError",
+    "checkpoint_line_bytes",
     "evidence_row_bytes",
+    "parse_checkpoint_line",
     "parse_evidence_row",
+    "read_checkpoint_note",
     "read_export",
     "split_lines",
     "write_export",
 ]
 
-EXPORT_FORMAT = "fedgate-audit-export/1"
+EXPORT_FORMAT = "fedgate-audit-export/2"
 MANIFEST_FILE = "manifest.json"
 ENTRIES_FILE = "entries.jsonl"
 EVIDENCE_FILE = "evidence.jsonl"
-CHECKPOINTS_DIR = "checkpoints"
+CHECKPOINTS_FILE = "checkpoints.jsonl"
+_LAYOUT = frozenset({MANIFEST_FILE, ENTRIES_FILE, CHECKPOINTS_FILE, EVIDENCE_FILE})
+_OLDER_FORMATS = {"fedgate-audit-export/1": "one file per checkpoint under checkpoints/"}
 
 #: The manifest is canonical JSON, so it is bound by the canonical profile's size limit.
 MAX_MANIFEST_SIZE = MAX_CANONICAL_SIZE
@@ -78,13 +98,19 @@ MAX_ENTRIES_FILE_SIZE = 4 * 1024**3
 MAX_EVIDENCE_FILE_SIZE = 4 * 1024**3
 #: A checkpoint note: three body lines and at most note.MAX_SIGNATURES signature lines of ~120 bytes.
 MAX_CHECKPOINT_SIZE = 64 * 1024
-#: Bounds the directory listing and the file reads it causes (one checkpoint per committed batch).
-MAX_CHECKPOINT_FILES = 10_000_000
+#: A canonical checkpoint line: the note as a JSON string (a newline escapes to two bytes, and
+#: a note holds no other control character) and its size. A longer line is refused unread.
+MAX_CHECKPOINT_LINE_SIZE = 2 * MAX_CHECKPOINT_SIZE + 64
+#: One checkpoint per committed batch; a line is some 250 bytes.
+MAX_CHECKPOINTS = 10_000_000
+MAX_CHECKPOINTS_FILE_SIZE = 4 * 1024**3
+#: An export directory holds four files; a listing this long is not one.
+MAX_DIRECTORY_ENTRIES = 10_000
 
-_CHECKPOINT_NAME = re.compile(r"(0|[1-9][0-9]{0,19})\.note")  # decimal without leading zeros, uint64
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _SALT_HEX = re.compile(rf"[0-9a-f]{{{2 * SALT_SIZE}}}")
 _EVIDENCE_KEYS = frozenset({"seq", "name", "salt", "value"})
+_CHECKPOINT_KEYS = frozenset({"note", "size"})
 _MANIFEST_KEYS = frozenset({"format", "origin", "size", "log_keys", "files"})
 _CHUNK = 1024 * 1024
 
@@ -106,10 +132,12 @@ class EvidenceRow:
 class ExportContents:
     """Everything the verifier needs, as read from an export directory (nothing checked yet).
 
-    ``checkpoints`` pairs the size in each file's name with its bytes, sorted by that size.
-    ``malformed_evidence`` holds (0-based line, reason) for evidence lines that are not a
-    well-formed row. ``hash_mismatches`` names every file whose SHA-256 differs from the
-    manifest, that the manifest lists but is missing, or that is present but not listed.
+    ``checkpoints`` pairs the size each well-formed checkpoint line claims with its note's
+    bytes, in the file's order (the verifier sorts by the signed size and warns about lines
+    out of order). ``malformed_checkpoints`` and ``malformed_evidence`` hold (0-based line,
+    reason) for lines that are not a well-formed checkpoint line or evidence row.
+    ``hash_mismatches`` names every file whose SHA-256 differs from the manifest, that the
+    manifest lists but is missing, or that is present but not listed.
     """
 
     manifest: Mapping[str, Any]
@@ -118,6 +146,7 @@ class ExportContents:
     evidence: Sequence[EvidenceRow] = ()
     malformed_evidence: Sequence[tuple[int, str]] = ()
     hash_mismatches: Sequence[str] = ()
+    malformed_checkpoints: Sequence[tuple[int, str]] = ()
 
     @property
     def origin(self) -> str:
@@ -136,6 +165,50 @@ def split_lines(data: bytes) -> list[bytes]:
     if lines[-1] == b"":
         lines.pop()
     return lines
+
+
+def checkpoint_line_bytes(size: int, note: bytes) -> bytes:
+    """The canonical checkpoints.jsonl line (without newline) for one signed checkpoint note.
+
+    ``ValueError`` if ``size`` is not a non-negative int or the note is not UTF-8 text of at
+    most ``MAX_CHECKPOINT_SIZE`` bytes (every signed note is: it is UTF-8 by its format).
+    """
+    if type(size) is not int or size < 0:
+        raise ValueError("a checkpoint's size must be a non-negative int")
+    if len(note) > MAX_CHECKPOINT_SIZE:
+        raise ValueError(f"checkpoint {size}: the note is larger than {MAX_CHECKPOINT_SIZE} bytes")
+    try:
+        text = note.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"checkpoint {size}: the note is not UTF-8 text") from None
+    return canonical_bytes({"note": text, "size": size})
+
+
+def parse_checkpoint_line(line: bytes) -> tuple[int, bytes]:
+    """Read one checkpoint line strictly into (claimed size, note bytes); ``ValueError`` says why not.
+
+    Nothing about the note is checked here: the verifier opens it.
+    """
+    if len(line) > MAX_CHECKPOINT_LINE_SIZE:
+        raise ValueError(f"longer than {MAX_CHECKPOINT_LINE_SIZE} bytes")
+    try:
+        row = parse_canonical(line)
+    except CanonicalError as exc:
+        raise ValueError(f"not canonical JSON ({exc})") from None
+    if not isinstance(row, dict) or set(row) != _CHECKPOINT_KEYS:
+        raise ValueError(f"not an object with exactly the keys {sorted(_CHECKPOINT_KEYS)}")
+    size, text = row["size"], row["note"]
+    if type(size) is not int or size < 0:
+        raise ValueError("size: not a non-negative integer")
+    if not isinstance(text, str):
+        raise ValueError("note: not a string")
+    try:
+        note = text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("note: not UTF-8 text") from None
+    if len(note) > MAX_CHECKPOINT_SIZE:
+        raise ValueError(f"note: larger than {MAX_CHECKPOINT_SIZE} bytes")
+    return size, note
 
 
 def evidence_row_bytes(seq: int, name: str, opening: Opening) -> bytes:
@@ -222,6 +295,19 @@ def _write_lines(path: Path, lines: Iterable[bytes]) -> tuple[str, int]:
     return digest.hexdigest(), count
 
 
+def _checkpoint_lines(checkpoints: Iterable[tuple[int, bytes]]) -> Iterator[bytes]:
+    previous = -1
+    for tree_size, note in checkpoints:
+        line = checkpoint_line_bytes(tree_size, note)
+        if tree_size <= previous:
+            raise ValueError(
+                f"checkpoint {tree_size} after checkpoint {previous}: "
+                "checkpoints go in increasing size, one per size"
+            )
+        previous = tree_size
+        yield line
+
+
 def write_export(
     directory: str | os.PathLike[str],
     *,
@@ -233,9 +319,10 @@ def write_export(
 ) -> Path:
     """Write an export into ``directory`` (created if absent, refused if not empty); return its path.
 
-    Entries and checkpoints are written byte for byte as given; nothing is verified here
-    (run the verifier on the result). The manifest is written last, so a directory
-    without one is an interrupted export.
+    Entries and checkpoint notes are written byte for byte as given (the notes as JSON
+    strings); checkpoints must come in increasing size, one per size (``ValueError``).
+    Nothing is verified here (run the verifier on the result). The manifest is written
+    last, so a directory without one is an interrupted export.
     """
     root = Path(directory)
     if root.exists() or root.is_symlink():
@@ -248,16 +335,7 @@ def write_export(
     root.mkdir(parents=True, exist_ok=True)
     files: dict[str, str] = {}
     files[ENTRIES_FILE], size = _write_lines(root / ENTRIES_FILE, entries)
-    (root / CHECKPOINTS_DIR).mkdir()
-    for tree_size, note in checkpoints:
-        if type(tree_size) is not int or tree_size < 0:
-            raise ValueError("a checkpoint's size must be a non-negative int")
-        name = f"{CHECKPOINTS_DIR}/{tree_size}.note"
-        if name in files:
-            raise ValueError(f"two checkpoints of size {tree_size}; the layout holds one per size")
-        with (root / name).open("xb") as out:
-            out.write(note)
-        files[name] = hashlib.sha256(note).hexdigest()
+    files[CHECKPOINTS_FILE], _ = _write_lines(root / CHECKPOINTS_FILE, _checkpoint_lines(checkpoints))
     files[EVIDENCE_FILE], _ = _write_lines(
         root / EVIDENCE_FILE, (evidence_row_bytes(seq, name, opening) for seq, name, opening in evidence)
     )
@@ -280,20 +358,30 @@ def write_export(
 # --- reading -----------------------------------------------------------------------------------
 
 
-def _read_regular(path: Path, limit: int, what: str, *, missing_ok: bool = False) -> bytes | None:
-    """Read a regular file (not a symlink, device or FIFO) of at most ``limit`` bytes."""
+def _check_regular(path: Path, limit: int, what: str, *, missing_ok: bool = False) -> bool:
+    """Whether ``path`` is a regular file (not a symlink, device or FIFO) of at most ``limit`` bytes.
+
+    ``False`` only for a missing file with ``missing_ok``; anything else wrong is an ``ExportError``.
+    """
     try:
         info = path.lstat()
     except FileNotFoundError:
         if missing_ok:
-            return None
+            return False
         raise ExportError(f"{what} is missing") from None
-    except OSError as exc:
-        raise ExportError(f"{what} cannot be read ({exc.strerror})") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+        raise ExportError(f"{what} cannot be read ({getattr(exc, 'strerror', None) or exc})") from None
     if not stat.S_ISREG(info.st_mode):
         raise ExportError(f"{what} is not a regular file")
     if info.st_size > limit:
         raise ExportError(f"{what} is larger than {limit} bytes")
+    return True
+
+
+def _read_regular(path: Path, limit: int, what: str, *, missing_ok: bool = False) -> bytes | None:
+    """Read a regular file (not a symlink, device or FIFO) of at most ``limit`` bytes."""
+    if not _check_regular(path, limit, what, missing_ok=missing_ok):
+        return None
     try:
         with path.open("rb") as handle:
             return _read_bounded(handle, limit, what)
@@ -313,15 +401,37 @@ def _read_bounded(handle: BinaryIO, limit: int, what: str) -> bytes:
     return b"".join(chunks)
 
 
+def read_checkpoint_note(path: str | os.PathLike[str]) -> bytes:
+    """A signed checkpoint note from a file of its own (a pinned checkpoint); ``ExportError`` if unreadable.
+
+    The note is read byte for byte, as the audit service serves it; nothing is checked here.
+    """
+    what = f"checkpoint file {os.fspath(path)}"
+    return _read_regular(Path(path), MAX_CHECKPOINT_SIZE, what) or b""
+
+
+def _check_format(manifest: object) -> None:
+    """Refuse another format first, whatever its keys, so that its refusal names it."""
+    if not isinstance(manifest, dict) or "format" not in manifest or manifest["format"] == EXPORT_FORMAT:
+        return
+    found = manifest["format"]
+    if isinstance(found, str) and found in _OLDER_FORMATS:
+        raise ExportError(
+            f"{MANIFEST_FILE}: format is {found!r} ({_OLDER_FORMATS[found]}), an older export format "
+            f"this verifier does not read; export the log again to get {EXPORT_FORMAT!r}"
+        )
+    shown = repr(found) if isinstance(found, str) and len(found) <= 100 else "(not a format name)"
+    raise ExportError(f"{MANIFEST_FILE}: format {shown} is not {EXPORT_FORMAT!r}, which this verifier reads")
+
+
 def _parse_manifest(data: bytes) -> dict[str, Any]:
     try:
         manifest = parse_canonical(data)
     except CanonicalError as exc:
         raise ExportError(f"{MANIFEST_FILE} is not canonical JSON ({exc})") from None
+    _check_format(manifest)
     if not isinstance(manifest, dict) or set(manifest) != _MANIFEST_KEYS:
         raise ExportError(f"{MANIFEST_FILE} is not an object with exactly the keys {sorted(_MANIFEST_KEYS)}")
-    if manifest["format"] != EXPORT_FORMAT:
-        raise ExportError(f"{MANIFEST_FILE}: format is not {EXPORT_FORMAT!r}")
     if not isinstance(manifest["origin"], str) or not manifest["origin"]:
         raise ExportError(f"{MANIFEST_FILE}: origin is not a non-empty string")
     if type(manifest["size"]) is not int or manifest["size"] < 0:
@@ -337,36 +447,63 @@ def _parse_manifest(data: bytes) -> dict[str, Any]:
     return manifest
 
 
-def _list_checkpoints(directory: Path) -> tuple[list[tuple[int, Path]], list[str]]:
-    """The ``<size>.note`` files, sorted by size, and the names of anything else (ignored)."""
+def _read_checkpoints(path: Path) -> tuple[list[tuple[int, bytes]], list[tuple[int, str]], str]:
+    """The well-formed checkpoint lines, the malformed ones (line, reason), and the file's SHA-256.
+
+    Read line by line: no line longer than ``MAX_CHECKPOINT_LINE_SIZE`` is held in memory,
+    and a file of more than ``MAX_CHECKPOINTS`` lines is refused.
+    """
+    _check_regular(path, MAX_CHECKPOINTS_FILE_SIZE, CHECKPOINTS_FILE)
+    checkpoints: list[tuple[int, bytes]] = []
+    malformed: list[tuple[int, str]] = []
+    digest = hashlib.sha256()
+    total = 0
     try:
-        info = directory.lstat()
-    except FileNotFoundError:
-        raise ExportError(f"{CHECKPOINTS_DIR}/ is missing") from None
-    if not stat.S_ISDIR(info.st_mode):
-        raise ExportError(f"{CHECKPOINTS_DIR}/ is not a directory")
-    found: list[tuple[int, Path]] = []
+        with path.open("rb") as handle:
+            # The size from lstat can change under us; the reads are bounded too.
+            for number in itertools.count():
+                line = handle.readline(MAX_CHECKPOINT_LINE_SIZE + 2)
+                if not line:
+                    break
+                total += len(line)
+                if total > MAX_CHECKPOINTS_FILE_SIZE:
+                    raise ExportError(f"{CHECKPOINTS_FILE} is larger than {MAX_CHECKPOINTS_FILE_SIZE} bytes")
+                if number >= MAX_CHECKPOINTS:
+                    raise ExportError(f"{CHECKPOINTS_FILE} holds more than {MAX_CHECKPOINTS} lines")
+                digest.update(line)
+                body = line.removesuffix(b"\n")
+                if len(body) > MAX_CHECKPOINT_LINE_SIZE:
+                    raise ExportError(
+                        f"{CHECKPOINTS_FILE} line {number} is longer than {MAX_CHECKPOINT_LINE_SIZE} bytes"
+                    )
+                try:
+                    checkpoints.append(parse_checkpoint_line(body))
+                except ValueError as exc:
+                    malformed.append((number, str(exc)))
+    except OSError as exc:
+        raise ExportError(f"{CHECKPOINTS_FILE} cannot be read ({exc.strerror})") from None
+    return checkpoints, malformed, digest.hexdigest()
+
+
+def _stray_names(root: Path) -> list[str]:
+    """Names in the export directory that are not part of the layout (never read; noted as unlisted)."""
     others: list[str] = []
     try:
-        with os.scandir(directory) as listing:
-            for item in listing:
-                if len(found) + len(others) >= MAX_CHECKPOINT_FILES:
-                    raise ExportError(f"{CHECKPOINTS_DIR}/ holds more than {MAX_CHECKPOINT_FILES} files")
-                match = _CHECKPOINT_NAME.fullmatch(item.name)
-                if match is None:
-                    others.append(f"{CHECKPOINTS_DIR}/{item.name}")
-                    continue
-                found.append((int(match.group(1)), Path(item.path)))
+        with os.scandir(root) as listing:
+            for count, item in enumerate(listing):
+                if count >= MAX_DIRECTORY_ENTRIES:
+                    raise ExportError(f"{root} holds more than {MAX_DIRECTORY_ENTRIES} files; not an export")
+                if item.name not in _LAYOUT:
+                    others.append(item.name + ("/" if item.is_dir(follow_symlinks=False) else ""))
     except OSError as exc:
-        raise ExportError(f"{CHECKPOINTS_DIR}/ cannot be listed ({exc.strerror})") from None
-    found.sort(key=lambda pair: pair[0])
-    return found, others
+        raise ExportError(f"{root} cannot be listed ({exc.strerror})") from None
+    return others
 
 
 def read_export(directory: str | os.PathLike[str]) -> ExportContents:
     """Read an export directory; ``ExportError`` if it is not one. Nothing is verified here.
 
-    ``entries.jsonl``, ``checkpoints/`` and a valid ``manifest.json`` are required; a
+    ``entries.jsonl``, ``checkpoints.jsonl`` and a valid ``manifest.json`` are required; a
     missing ``evidence.jsonl`` reads as no openings held (and is noted as a mismatch).
     """
     root = Path(directory)
@@ -381,13 +518,7 @@ def read_export(directory: str | os.PathLike[str]) -> ExportContents:
     hashes: dict[str, str] = {}
     entries_data = _read_regular(root / ENTRIES_FILE, MAX_ENTRIES_FILE_SIZE, ENTRIES_FILE) or b""
     hashes[ENTRIES_FILE] = hashlib.sha256(entries_data).hexdigest()
-    checkpoints: list[tuple[int, bytes]] = []
-    found, others = _list_checkpoints(root / CHECKPOINTS_DIR)
-    for size, path in found:
-        name = f"{CHECKPOINTS_DIR}/{path.name}"
-        note = _read_regular(path, MAX_CHECKPOINT_SIZE, name) or b""
-        hashes[name] = hashlib.sha256(note).hexdigest()
-        checkpoints.append((size, note))
+    checkpoints, malformed_checkpoints, hashes[CHECKPOINTS_FILE] = _read_checkpoints(root / CHECKPOINTS_FILE)
     evidence: list[EvidenceRow] = []
     malformed: list[tuple[int, str]] = []
     evidence_data = _read_regular(
@@ -400,6 +531,7 @@ def read_export(directory: str | os.PathLike[str]) -> ExportContents:
                 evidence.append(parse_evidence_row(line))
             except ValueError as exc:
                 malformed.append((number, str(exc)))
+    others = _stray_names(root)
     listed: Mapping[str, str] = manifest["files"]
     # Files that are not part of the layout are never read; they are noted as unlisted.
     mismatches = sorted(
@@ -412,4 +544,5 @@ def read_export(directory: str | os.PathLike[str]) -> ExportContents:
         evidence=evidence,
         malformed_evidence=malformed,
         hash_mismatches=mismatches,
+        malformed_checkpoints=malformed_checkpoints,
     )

@@ -6,12 +6,17 @@ the log's first public key, and reports the first failure it finds by class
 what "first" means; each tamper is reported as its own class:
 
 1. The trusted key must be the manifest's first log key, for the manifest's origin.
-2. Every checkpoint must open (c2sp signed note, Ed25519) with a key of this log: the
-   trusted key, a key a ``key_rotation`` entry names, or one the manifest lists. Which
-   key must sign which checkpoint is step 6; here a note that is malformed, signed by no
-   such key, or carries a failing signature by one is BAD_SIGNATURE. Accepting every
-   key of the log here keeps a tampered rotation entry from showing up as a bad
-   signature: whether a key was the right one is only decided once entries verified.
+2. Every checkpoint line must be one (``export.parse_checkpoint_line``; a line that is
+   not is BAD_SIGNATURE, as a note that does not open), and every checkpoint must open
+   (c2sp signed note, Ed25519) with a key of this log: the trusted key, a key a
+   ``key_rotation`` entry names, or one the manifest lists. Which key must sign which
+   checkpoint is step 6; here a note that is malformed, signed by no such key, or
+   carries a failing signature by one is BAD_SIGNATURE. Accepting every key of the log
+   here keeps a tampered rotation entry from showing up as a bad signature: whether a
+   key was the right one is only decided once entries verified. The checkpoints are
+   then taken in the order of their signed sizes; a line whose claimed size is not its
+   note's, or that is out of order or repeated, is a warning (the size on the line and
+   the order of lines are unsigned framing; what the signed notes say is checked).
 3. Every line must be an entry (canonical JSON, ``parse_entry``, and the fields the
    verifier uses well formed: TAMPERED_ENTRY) whose ``seq`` is its line number
    (MISSING_OR_REORDERED). The export must hold every entry the largest checkpoint
@@ -32,7 +37,14 @@ what "first" means; each tamper is reported as its own class:
    one larger than the rotation's seq) carries the old and the new key's signatures, and
    every checkpoint its epoch's key (BAD_SIGNATURE). A fork found in step 4 is reported
    after this step: a fork needs two properly signed checkpoints.
-7. Evidence (``verify_evidence``): EVIDENCE at the lowest seq with a problem.
+7. Pinned checkpoints (``expected``: notes the auditor obtained apart from the export,
+   from a receipt, the audit service, an earlier export or a witness) must open with the
+   trusted key or a key the verified rotations name (BAD_SIGNATURE), and agree with the
+   entries: one larger than the export means entries were cut off together with their
+   checkpoints (MISSING_OR_REORDERED at the first absent index), one with another root
+   at its size is a FORK. Without a pin, such truncation cannot be seen: what remains is
+   a valid, shorter log.
+8. Evidence (``verify_evidence``): EVIDENCE at the lowest seq with a problem.
 
 What ``first_bad_index`` means, per class:
 
@@ -40,11 +52,14 @@ What ``first_bad_index`` means, per class:
   goes back in time, or is the first that no checkpoint covers; for a root mismatch
   alone, the lower bound of ``bad_range`` (exact when the range holds one entry).
 - MISSING_OR_REORDERED: the first line whose ``seq`` is not its line number, or, when
-  entries are missing at the end, the number of entries present (the first absent seq).
-- FORK: ``None`` (the entries are intact); ``checkpoint_size`` names the odd checkpoint.
+  entries are missing at the end (by the export's own checkpoints or manifest, or by a
+  pinned checkpoint), the number of entries present (the first absent seq).
+- FORK: ``None`` (the entries are intact); ``checkpoint_size`` names the odd checkpoint
+  (or the pinned one).
 - BAD_SIGNATURE: ``None``, except for a broken rotation chain (the rotation entry's
-  seq); ``checkpoint_size`` names the checkpoint (its file name's size if it did not
-  open), ``None`` when the trusted key itself does not fit the export.
+  seq); ``checkpoint_size`` names the checkpoint (the size its line claims if it did not
+  open), ``None`` when the trusted key itself does not fit the export, for a checkpoint
+  line that is not one, and for a pinned checkpoint that does not open.
 - EVIDENCE: the lowest seq whose opening is missing, mismatched or orphaned (``None`` if
   the only problem is an unreadable evidence line).
 
@@ -59,13 +74,14 @@ No IO here (the ``export`` import is for its data types).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
+from itertools import pairwise
 from typing import Any
 
 from fedgate.audit.checkpoint import Checkpoint, open_checkpoint
-from fedgate.audit.export import ExportContents
+from fedgate.audit.export import CHECKPOINTS_FILE, ExportContents
 from fedgate.audit.merkle import (
     EMPTY_ROOT,
     CompactRange,
@@ -73,7 +89,7 @@ from fedgate.audit.merkle import (
     consistency_proof,
     verify_consistency,
 )
-from fedgate.audit.note import NoteError, Verifier
+from fedgate.audit.note import NoteError, UnverifiedNoteError, Verifier
 from fedgate.audit.verify_entries import EntryScan, scan_entries
 from fedgate.audit.verify_evidence import EvidenceResult, check_evidence
 
@@ -116,6 +132,8 @@ class VerificationReport:
     evidence_missing: tuple[tuple[int, str], ...] = ()
     evidence_mismatched: tuple[tuple[int, str], ...] = ()
     warnings: tuple[str, ...] = ()
+    #: The sizes of the pinned checkpoints found consistent with the export, in the order given.
+    pinned_checkpoints: tuple[int, ...] = ()
 
     @property
     def exit_code(self) -> int:
@@ -147,6 +165,7 @@ class VerificationReport:
             "evidence_missing": [list(pair) for pair in self.evidence_missing],
             "evidence_mismatched": [list(pair) for pair in self.evidence_mismatched],
             "warnings": list(self.warnings),
+            "pinned_checkpoints": list(self.pinned_checkpoints),
         }
 
 
@@ -192,9 +211,13 @@ class _Opened:
 class _Run:
     """One verification: state shared by the steps, so a failure still reports the counts."""
 
-    def __init__(self, contents: ExportContents, trusted: Verifier) -> None:
+    def __init__(
+        self, contents: ExportContents, trusted: Verifier, expected: Sequence[tuple[str, bytes]] = ()
+    ) -> None:
         self.contents = contents
         self.trusted = trusted
+        self.expected = expected
+        self.pinned: list[int] = []
         self.scan: EntryScan = scan_entries(contents.entries, trusted.name)
         self.opened: list[_Opened] = []
         self.key_ids: dict[str, None] = {}
@@ -213,7 +236,8 @@ class _Run:
         self.check_key_schedule()  # step 6
         if fork is not None:
             raise fork
-        self.check_evidence()  # step 7
+        self.check_pinned()  # step 7
+        self.check_evidence()  # step 8
 
     def check_trusted_key(self) -> None:
         try:
@@ -243,6 +267,22 @@ class _Run:
         return list(known.values())
 
     def open_checkpoints(self) -> None:
+        if self.contents.malformed_checkpoints:
+            line, reason = self.contents.malformed_checkpoints[0]
+            raise _Failed(
+                FailureClass.BAD_SIGNATURE,
+                f"{CHECKPOINTS_FILE} line {line} is not a checkpoint line: {reason}",
+            )
+        labels = [label for label, _ in self.contents.checkpoints]
+        disordered = [(a, b) for a, b in pairwise(labels) if b <= a]
+        if disordered:  # one warning, however many lines: the order is framing, not evidence
+            previous, label = disordered[0]
+            how = "repeats it" if label == previous else f"comes after checkpoint {previous}"
+            more = f" ({len(disordered) - 1} more lines out of order)" if len(disordered) > 1 else ""
+            self.warnings.append(
+                f"{CHECKPOINTS_FILE}: checkpoint {label} {how}; lines go in increasing size, "
+                f"one per size{more}"
+            )
         candidates = self._candidates()
         names = {(key.name, key.key_id): _short(key) for key in candidates}
         for label, data in self.contents.checkpoints:
@@ -254,7 +294,8 @@ class _Run:
                 ) from None
             if checkpoint.size != label:
                 self.warnings.append(
-                    f"checkpoint file {label}.note holds the checkpoint of size {checkpoint.size}"
+                    f"{CHECKPOINTS_FILE}: the line for checkpoint {label} holds the checkpoint of size "
+                    f"{checkpoint.size}"
                 )
             signers = frozenset((s.name, s.key_id) for s in signatures)
             self.key_ids.update(dict.fromkeys(sorted(names[signer] for signer in signers)))
@@ -399,6 +440,47 @@ class _Run:
                         checkpoint_size=size,
                     )
 
+    def check_pinned(self) -> None:
+        """Step 7: each pinned checkpoint opens with a key of the verified log and agrees with the entries."""
+        keys = [self.trusted, *(new for _, _, new in self.scan.rotations)]
+        opened: list[tuple[str, Checkpoint]] = []
+        for label, data in self.expected:
+            try:
+                checkpoint, _ = open_checkpoint(data, self.trusted.name, keys)
+            except UnverifiedNoteError:
+                raise _Failed(
+                    FailureClass.BAD_SIGNATURE,
+                    f"pinned checkpoint {label} is signed by no key of this log (the trusted key and the "
+                    "key rotations the export records): it is another log's, or the export lacks "
+                    "a key rotation that came before it",
+                ) from None
+            except (NoteError, ValueError) as exc:
+                raise _Failed(FailureClass.BAD_SIGNATURE, f"pinned checkpoint {label}: {exc}") from None
+            opened.append((label, checkpoint))
+        leaves = self.scan.leaves
+        tree = CompactRange()
+        for label, checkpoint in sorted(opened, key=lambda pair: pair[1].size):
+            size = checkpoint.size
+            if size > len(leaves):
+                raise _Failed(
+                    FailureClass.MISSING_OR_REORDERED,
+                    f"pinned checkpoint {label} commits to {size} entries; the export holds "
+                    f"{len(leaves)}: it is truncated (entries from {len(leaves)} on were removed, "
+                    "with the checkpoints that signed them)",
+                    index=len(leaves),
+                    bad_range=(len(leaves), size),
+                    checkpoint_size=size,
+                )
+            tree.extend(leaves[tree.size : size])
+            if tree.root() != checkpoint.root_hash:
+                raise _Failed(
+                    FailureClass.FORK,
+                    f"pinned checkpoint {label} forks from the log: its root for size {size} is not "
+                    f"the root of the export's first {size} entries",
+                    checkpoint_size=size,
+                )
+        self.pinned = [checkpoint.size for _, checkpoint in opened]
+
     def check_evidence(self) -> None:
         self.evidence = check_evidence(
             self.scan.commitments,
@@ -439,17 +521,22 @@ class _Run:
             evidence_missing=() if evidence is None else evidence.missing,
             evidence_mismatched=() if evidence is None else evidence.mismatched,
             warnings=tuple(self.warnings),
+            pinned_checkpoints=tuple(self.pinned),
         )
 
 
-def verify_export(contents: ExportContents, trusted_key: str) -> VerificationReport:
+def verify_export(
+    contents: ExportContents, trusted_key: str, expected: Sequence[tuple[str, bytes]] = ()
+) -> VerificationReport:
     """Verify an export against the log's first verifier key string; report the first failure.
 
-    A malformed ``trusted_key`` raises ``note.MalformedKeyError``: that is the caller's
-    input, not the export's.
+    ``expected`` pins checkpoints obtained apart from the export, as (label, signed note)
+    pairs; the label (a file name) only names the pin in messages. A malformed
+    ``trusted_key`` raises ``note.MalformedKeyError``: that is the caller's input, not the
+    export's.
     """
     trusted = Verifier.from_key_string(trusted_key)
-    run = _Run(contents, trusted)
+    run = _Run(contents, trusted, expected)
     try:
         run.run()
     except _Failed as failed:
@@ -457,6 +544,8 @@ def verify_export(contents: ExportContents, trusted_key: str) -> VerificationRep
     return run.report(None)
 
 
-def verify_export_or_raise(contents: ExportContents, trusted_key: str) -> VerificationReport:
+def verify_export_or_raise(
+    contents: ExportContents, trusted_key: str, expected: Sequence[tuple[str, bytes]] = ()
+) -> VerificationReport:
     """As ``verify_export``, but raise ``VerificationError`` (carrying the report) on any failure."""
-    return verify_export(contents, trusted_key).raise_for_failure()
+    return verify_export(contents, trusted_key, expected).raise_for_failure()
