@@ -45,6 +45,7 @@ class GatewayConfig:
     policy_bundle: Path
     adapter_timeout_s: float
     opa: OpaConfig | None = None
+    policy_vm: bool = True  # embedded: use regorus's VM once it passes its cross-check
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +196,7 @@ def load_config(path: Path) -> DeploymentConfig:
         policy_bundle=gw.file("policy_bundle", str(REPO_ROOT / "policies"), directory=True),
         adapter_timeout_s=timeout_ms / 1000,
         opa=opa,
+        policy_vm=gw.get("policy_vm", bool, True),
     )
     gw.done()
     audit = _audit_section(_Section(path, "audit", top.get("audit", dict)))

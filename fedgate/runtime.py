@@ -42,7 +42,7 @@ def build_gateway(config: DeploymentConfig, *, listen: str | None = None) -> Gat
             timeout_s=oc.timeout_s,
             allow_insecure_http=oc.allow_insecure_http,
         )
-    policy = FailClosedPolicy(RegoPolicyEngine(bundle, engine=gw.policy_engine, opa=opa))
+    policy = FailClosedPolicy(RegoPolicyEngine(bundle, engine=gw.policy_engine, opa=opa, vm=gw.policy_vm))
     _log.info("policy.loaded", engine=gw.policy_engine, bundle_digest=bundle.digest, mous=len(bundle.mous))
     adapters = AdapterPool(
         {a.agency: a.address for a in config.adapters.values()},

@@ -121,6 +121,7 @@ def test_policy_engine_defaults_to_embedded_repository_bundle(tmp_path: Path) ->
     assert gw.policy_engine == "embedded"
     assert (gw.policy_bundle / "purposes.yaml").is_file()
     assert gw.opa is None
+    assert gw.policy_vm is True
 
 
 def test_opa_engine_section_is_read(tmp_path: Path) -> None:
@@ -145,6 +146,7 @@ def test_opa_engine_section_is_read(tmp_path: Path) -> None:
     ("gateway_extra", "message"),
     [
         ('policy_engine = "allowlist"\n', r"gateway\.policy_engine: must be 'embedded' or 'opa'"),
+        ('policy_vm = "yes"\n', r"gateway\.policy_vm: must be a bool"),
         ('policy_engine = "opa"\n', r"gateway\.opa\.url: required"),
         ('policy_bundle = "no/such/dir"\n', r"gateway\.policy_bundle: directory not found"),
         ('\n[gateway.opa]\nurl = "http://opa:8181"\n', r"only used with policy_engine = 'opa'"),

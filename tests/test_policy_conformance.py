@@ -22,7 +22,7 @@ from typing import Any, Final
 import pytest
 
 from fedgate.policy.bundle import PolicyBundle, load_bundle
-from fedgate.policy.embedded import RegorusEvaluator
+from fedgate.policy.embedded import RegorusEvaluator, RvmEvaluator
 from fedgate.policy.errors import PolicyEvaluationError, UndefinedDecision
 from fedgate.policy.opa_server import OpaServerEvaluator
 from tests import policy_inputs as gen
@@ -77,7 +77,14 @@ def opa(bundle: PolicyBundle) -> Iterator[Any]:
         engine.close()
 
 
-def embedded_outcome(evaluator: RegorusEvaluator, rule: str, input_doc: dict[str, Any]) -> Outcome:
+@pytest.fixture(scope="module")
+def rvm(bundle: PolicyBundle) -> RvmEvaluator:
+    return RvmEvaluator(bundle.policy_modules, bundle.data, (gen.PLAN_RULE, gen.RELEASE_RULE))
+
+
+def embedded_outcome(
+    evaluator: RegorusEvaluator | RvmEvaluator, rule: str, input_doc: dict[str, Any]
+) -> Outcome:
     try:
         return canonical(evaluator.evaluate(rule, input_doc))
     except UndefinedDecision:
@@ -223,6 +230,37 @@ def test_release_decisions_equal_opa(
 ) -> None:
     theirs = [opa_outcome(opa, gen.RELEASE_RULE, doc) for doc in release_inputs]
     assert_agree("release", release_inputs, release_outcomes, theirs, "regorus vs opa")
+
+
+# -- the regorus VM (what the gateway runs once it passed its own cross-check) ---------------------
+# The interpreter equals OPA (above); the VM must equal the interpreter on every input too.
+
+
+def test_vm_plan_decisions_equal_the_interpreter(
+    rvm: RvmEvaluator, plan_inputs: list[dict[str, Any]], plan_outcomes: list[Outcome]
+) -> None:
+    ours = [embedded_outcome(rvm, gen.PLAN_RULE, doc) for doc in plan_inputs]
+    assert_agree("plan", plan_inputs, plan_outcomes, ours, "regorus interpreter vs regorus VM")
+
+
+def test_vm_release_decisions_equal_the_interpreter(
+    rvm: RvmEvaluator, release_inputs: list[dict[str, Any]], release_outcomes: list[Outcome]
+) -> None:
+    ours = [embedded_outcome(rvm, gen.RELEASE_RULE, doc) for doc in release_inputs]
+    assert_agree("release", release_inputs, release_outcomes, ours, "regorus interpreter vs regorus VM")
+
+
+@pytest.mark.parametrize(
+    ("rule", "inputs"),
+    [(gen.PLAN_RULE, gen.malformed_plan_inputs()), (gen.RELEASE_RULE, gen.malformed_release_inputs())],
+    ids=["plan", "release"],
+)
+def test_vm_malformed_inputs_equal_opa(
+    rvm: RvmEvaluator, opa: Any, rule: str, inputs: list[dict[str, Any]]
+) -> None:
+    ours = [embedded_outcome(rvm, rule, doc) for doc in inputs]
+    theirs = [opa_outcome(opa, rule, doc) for doc in inputs]
+    assert_agree("malformed", inputs, theirs, ours, "opa vs regorus VM")
 
 
 #: Malformed inputs on which the engines are known to differ. Empty since the policies check

@@ -432,3 +432,41 @@ def test_bundle_digest_changes_with_any_file(tmp_path: Path) -> None:
 def test_missing_bundle_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(PolicyBundleError, match="not a policy bundle directory"):
         load_bundle(tmp_path / "nope")
+
+
+def test_embedded_engine_decides_with_the_cross_checked_vm(engine: RegoPolicyEngine) -> None:
+    """The shipped bundle passes the VM's cross-check, so the faster RVM decides."""
+    assert engine.evaluator_kind == "rvm"
+
+
+async def test_vm_that_disagrees_is_not_trusted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A VM that answers one probe differently from the interpreter is dropped: the interpreter decides."""
+    from fedgate.policy import embedded
+
+    real = embedded.RvmEvaluator.evaluate
+    calls = {"n": 0}
+
+    def skewed(self: embedded.RvmEvaluator, rule: str, doc: Any) -> Any:
+        calls["n"] += 1
+        out = real(self, rule, doc)
+        if calls["n"] == 100 and isinstance(out, dict):
+            out = {**out, "bundle_digest": "sha256:skewed"}
+        return out
+
+    monkeypatch.setattr(embedded.RvmEvaluator, "evaluate", skewed)
+    rego = RegoPolicyEngine(load_bundle(BUNDLE), engine="embedded")
+    try:
+        assert calls["n"] > 100
+        assert rego.evaluator_kind == "interpreter"
+        plan = await rego.plan(_inp(agencies=("police",)))
+        assert plan.agencies[0].grant("police_alert") is not None
+    finally:
+        await rego.close()
+
+
+async def test_vm_can_be_turned_off() -> None:
+    rego = RegoPolicyEngine(load_bundle(BUNDLE), engine="embedded", vm=False)
+    try:
+        assert rego.evaluator_kind == "interpreter"
+    finally:
+        await rego.close()

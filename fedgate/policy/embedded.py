@@ -93,3 +93,71 @@ class RegorusEvaluator:
         result = json.loads(self._engine.eval_query_as_json(query))
         rows = result.get("result", [])
         return rows[0]["expressions"][0]["value"] if rows else None
+
+
+class RvmEvaluator:
+    """The same modules and data compiled for regorus's virtual machine (RVM): ~3x faster.
+
+    The RVM is newer than regorus's interpreter and once mis-evaluated an earlier shape of our
+    plan (an ``"<undefined>"`` inside the grants). So it is never trusted on its own: the gateway
+    uses it only after :func:`cross_check` found it deciding exactly as the interpreter on every
+    probe of this bundle (and CI's conformance suite compares it with real OPA). Only the
+    compiled entry points can be evaluated. Bound to the creating thread, like the interpreter.
+    """
+
+    def __init__(
+        self, modules: Mapping[str, str], data: Mapping[str, Any], entry_points: Iterable[str]
+    ) -> None:
+        self._thread = threading.get_ident()
+        doc: dict[str, Any] = dict(data)
+        for key in reversed(DATA_ROOT):
+            doc = {key: doc}
+        data_json = json.dumps(doc)
+        self._entry_points = tuple(f"data.{rule}" for rule in entry_points)
+        try:
+            program = regorus.Program.compile_from_modules(
+                data_json, sorted(modules.items()), list(self._entry_points)
+            )
+            vm = regorus.Rvm()
+            vm.load_program(program)
+            vm.set_data_json(data_json)
+        except Exception as exc:
+            raise PolicyBundleError(f"the bundle does not compile for the RVM: {_first_line(exc)}") from None
+        self._vm = vm
+
+    def evaluate(self, rule: str, input_doc: Mapping[str, Any]) -> Any:
+        if threading.get_ident() != self._thread:
+            raise PolicyEvaluationError("a regorus VM is bound to the thread that created it")
+        entry = f"data.{rule}"
+        if entry not in self._entry_points:
+            raise PolicyEvaluationError(f"{entry} is not an entry point of the compiled program")
+        try:
+            self._vm.set_input_json(json.dumps(input_doc))
+            raw = self._vm.execute_entry_point(entry)
+        except Exception as exc:
+            raise PolicyEvaluationError(f"{entry}: {_first_line(exc)}") from None
+        if raw == _UNDEFINED:
+            raise UndefinedDecision(f"{entry} is undefined")
+        return json.loads(raw)
+
+
+def _outcome(evaluator: RegorusEvaluator | RvmEvaluator, rule: str, doc: Mapping[str, Any]) -> str:
+    try:
+        return json.dumps(evaluator.evaluate(rule, doc), sort_keys=True)
+    except UndefinedDecision:
+        return "<undefined>"
+    except PolicyEvaluationError:
+        return "<error>"
+
+
+def cross_check(
+    reference: RegorusEvaluator, candidate: RvmEvaluator, probes: Iterable[tuple[str, Mapping[str, Any]]]
+) -> tuple[int, list[str]]:
+    """Evaluate every probe on both; return (probes compared, the rules of those that differ)."""
+    compared = 0
+    differing: list[str] = []
+    for rule, doc in probes:
+        compared += 1
+        if _outcome(reference, rule, doc) != _outcome(candidate, rule, doc):
+            differing.append(rule)
+    return compared, differing
