@@ -24,6 +24,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from fedgate.policy.bundle import DEFAULT_BUNDLE_DIR, PolicyBundle, iter_clauses, load_bundle
+from fedgate.policy.embedded import RvmEvaluator, cross_check
 from fedgate.policy.errors import PolicyBundleError, PolicyEvaluationError
 from fedgate.policy.explain import AgencyExplanation, Explanation, RequestError, explain, parse_request
 from fedgate.policy.lint import PolicyLintError, check_modules
@@ -44,6 +45,7 @@ from fedgate.policy.matrix import (
     nz_today,
     probe_inputs,
 )
+from fedgate.policy.probes import probes
 from fedgate.policy.rego_tests import check_metadata, discover_tests, format_report, run_tests
 
 __all__ = ["EXIT_DIFFERENCES", "EXIT_ERROR", "app"]
@@ -173,6 +175,17 @@ def check(bundle: _Bundle = DEFAULT_BUNDLE_DIR) -> None:
                 raise PolicyEvaluationError(
                     f"data.{rule}: the probe decision does not carry the bundle digest"
                 )
+        # What the gateway does at start: the VM decides only if it agrees on every probe.
+        vm = RvmEvaluator(loaded.policy_modules, loaded.data, (PLAN_RULE, RELEASE_RULE))
+        compared, differing = cross_check(
+            engine, vm, probes(loaded, today, lambda doc: engine.evaluate(PLAN_RULE, doc))
+        )
+    vm_line = (
+        f"agrees with the interpreter on all {compared} probes: the gateway decides with it"
+        if not differing
+        else f"DIFFERS from the interpreter on {len(differing)} of {compared} probes: "
+        "the gateway will decide with the (slower) interpreter"
+    )
     clauses = sum(1 for _ in iter_clauses(loaded))
     in_force = sum(1 for m in loaded.mous if m.in_force(today))
     tests = len(discover_tests(loaded.modules))
@@ -188,6 +201,7 @@ def check(bundle: _Bundle = DEFAULT_BUNDLE_DIR) -> None:
         ("tests", f"{tests} test rules (run them: fedgate policy test)"),
         ("lint", "clean (Rego lint and METADATA)"),
         ("engine", f"compiled; data.{PLAN_RULE} and data.{RELEASE_RULE} evaluate on probe inputs"),
+        ("vm", vm_line),
     ):
         table.add_row(label, value)
     _out.print(table)
