@@ -24,7 +24,7 @@ import threading
 import uuid
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo
 
@@ -34,6 +34,7 @@ from fedgate.model import AGENCIES
 from fedgate.policy.bundle import PolicyBundle
 from fedgate.policy.embedded import RegorusEvaluator, RvmEvaluator, cross_check
 from fedgate.policy.errors import PolicyBundleError, PolicyEvaluationError
+from fedgate.policy.inputs import PLAN_RULE, RELEASE_RULE, plan_input
 from fedgate.policy.lint import check_modules
 from fedgate.policy.opa_server import OpaServerEvaluator
 from fedgate.policy.probes import probes
@@ -56,14 +57,12 @@ __all__ = [
     "RegoPolicyEngine",
     "decode_plan",
     "decode_release",
-    "plan_input",
+    "plan_document",
     "release_input",
 ]
 
 _log = structlog.get_logger(__name__)
 
-PLAN_RULE = "fedgate.plan.decision"
-RELEASE_RULE = "fedgate.release.decision"
 #: MoU dates are New Zealand dates.
 NZ_TIME = ZoneInfo("Pacific/Auckland")
 
@@ -74,16 +73,16 @@ def nz_date(now: datetime) -> str:
     return now.astimezone(NZ_TIME).date().isoformat()
 
 
-def plan_input(inp: PlanInput) -> dict[str, Any]:
-    return {
-        "requester": inp.requester,
-        "purpose": inp.purpose,
-        "subject_kind": inp.subject_kind.value,
-        "emergency": inp.emergency,
-        "agencies": list(inp.agencies),
-        "categories": list(inp.categories),
-        "today": nz_date(inp.now),
-    }
+def plan_document(inp: PlanInput) -> dict[str, Any]:
+    return plan_input(
+        inp.requester,
+        inp.purpose,
+        inp.subject_kind.value,
+        emergency=inp.emergency,
+        today=date.fromisoformat(nz_date(inp.now)),
+        agencies=inp.agencies,
+        categories=inp.categories,
+    )
 
 
 def release_input(inp: ReleaseInput, now: datetime) -> dict[str, Any]:
@@ -338,7 +337,7 @@ class RegoPolicyEngine:
 
     async def plan(self, inp: PlanInput) -> Plan:
         targets = inp.agencies or AGENCIES
-        doc = await self._evaluate(PLAN_RULE, plan_input(inp))
+        doc = await self._evaluate(PLAN_RULE, plan_document(inp))
         agencies = decode_plan(doc, digest=self._bundle.digest, targets=targets)
         return Plan(decision_id=str(uuid.uuid4()), bundle_digest=self._bundle.digest, agencies=agencies)
 

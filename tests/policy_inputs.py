@@ -34,6 +34,7 @@ from typing import Any, Final
 
 from fedgate.model import AGENCIES
 from fedgate.policy.bundle import PolicyBundle
+from fedgate.policy.inputs import PLAN_RULE, RELEASE_RULE, plan_input
 
 __all__ = [
     "EXTRA_FIELDS",
@@ -59,8 +60,6 @@ __all__ = [
 ]
 
 SEED: Final = 20_240_917
-PLAN_RULE: Final = "fedgate.plan.decision"
-RELEASE_RULE: Final = "fedgate.release.decision"
 
 SUBJECT_KINDS: Final = ("person", "vessel", "consignment", "organisation")
 UNKNOWN_AGENCY: Final = "coastguard"
@@ -139,15 +138,15 @@ def _plan(
     categories: Sequence[str],
     today: str,
 ) -> dict[str, Any]:
-    return {
-        "requester": requester,
-        "purpose": purpose,
-        "subject_kind": subject_kind,
-        "emergency": emergency,
-        "agencies": list(agencies),
-        "categories": list(categories),
-        "today": today,
-    }
+    return plan_input(
+        requester,
+        purpose,
+        subject_kind,
+        emergency=emergency,
+        today=date.fromisoformat(today),
+        agencies=agencies,
+        categories=categories,
+    )
 
 
 def _boundary_sweep(bundle: PolicyBundle) -> list[dict[str, Any]]:

@@ -31,6 +31,7 @@ from fedgate.model import AGENCIES, SubjectKind
 from fedgate.policy.bundle import PolicyBundle
 from fedgate.policy.embedded import RegorusEvaluator
 from fedgate.policy.errors import PolicyEvaluationError
+from fedgate.policy.inputs import PLAN_RULE, RELEASE_RULE, plan_input
 
 __all__ = [
     "CSV_COLUMNS",
@@ -57,8 +58,6 @@ __all__ = [
     "probe_inputs",
 ]
 
-PLAN_RULE = "fedgate.plan.decision"
-RELEASE_RULE = "fedgate.release.decision"
 NZ_TIME = ZoneInfo("Pacific/Auckland")  # the plan's "today" is a New Zealand date
 SAMPLE_NOTICE = "SAMPLE POLICY, NOT LEGAL ADVICE"
 
@@ -100,27 +99,6 @@ def nz_today() -> date:
 
 
 # --- the engine ---------------------------------------------------------------------------
-
-
-def plan_input(
-    requester: str,
-    purpose: str,
-    subject_kind: str,
-    *,
-    emergency: bool,
-    today: date,
-    agencies: Sequence[str] = (),
-    categories: Sequence[str] = (),
-) -> dict[str, Any]:
-    return {
-        "requester": requester,
-        "purpose": purpose,
-        "subject_kind": subject_kind,
-        "emergency": emergency,
-        "agencies": list(agencies),
-        "categories": list(categories),
-        "today": today.isoformat(),
-    }
 
 
 def probe_inputs(bundle: PolicyBundle, today: date) -> list[tuple[str, dict[str, Any]]]:

@@ -13,34 +13,12 @@ from typing import Any
 
 from fedgate.model import SubjectKind
 from fedgate.policy.bundle import PolicyBundle
+from fedgate.policy.inputs import PLAN_RULE, RELEASE_RULE, plan_input
 
 __all__ = ["PLAN_RULE", "RELEASE_RULE", "plan_probes", "probes", "release_probes"]
 
-PLAN_RULE = "fedgate.plan.decision"
-RELEASE_RULE = "fedgate.release.decision"
 _UNREGISTERED_REQUESTER = "unregistered-agency"
 _UNREGISTERED_PURPOSE = "UNREGISTERED_PURPOSE"
-
-
-def _plan(
-    requester: str,
-    purpose: str,
-    kind: str,
-    today: date,
-    *,
-    emergency: bool = False,
-    agencies: tuple[str, ...] = (),
-    categories: tuple[str, ...] = (),
-) -> dict[str, Any]:
-    return {
-        "requester": requester,
-        "purpose": purpose,
-        "subject_kind": kind,
-        "emergency": emergency,
-        "agencies": list(agencies),
-        "categories": list(categories),
-        "today": today.isoformat(),
-    }
 
 
 def plan_probes(bundle: PolicyBundle, today: date) -> list[dict[str, Any]]:
@@ -48,7 +26,7 @@ def plan_probes(bundle: PolicyBundle, today: date) -> list[dict[str, Any]]:
     purposes = [*bundle.purposes.codes, _UNREGISTERED_PURPOSE]
     kinds = [k.value for k in SubjectKind]
     out = [
-        _plan(r, p, k, today, emergency=e)
+        plan_input(r, p, k, today=today, emergency=e)
         for r in requesters
         for p in purposes
         for k in kinds
@@ -65,15 +43,22 @@ def plan_probes(bundle: PolicyBundle, today: date) -> list[dict[str, Any]]:
                 for purpose in clause.purposes:
                     emergency = clause.emergency_only
                     out.extend(
-                        _plan(recipient, purpose, kind, day, emergency=emergency, agencies=(clause.provider,))
-                        for day in sorted(days)
-                    )
-                    out.append(
-                        _plan(
+                        plan_input(
                             recipient,
                             purpose,
                             kind,
-                            today,
+                            today=day,
+                            emergency=emergency,
+                            agencies=(clause.provider,),
+                        )
+                        for day in sorted(days)
+                    )
+                    out.append(
+                        plan_input(
+                            recipient,
+                            purpose,
+                            kind,
+                            today=today,
                             emergency=emergency,
                             agencies=(clause.provider,),
                             categories=(clause.category,),
