@@ -3,7 +3,8 @@
     python bench/policy_latency.py [--calls 3000] [--rest-calls 400]
 
 Inputs (``tests/policy_inputs``): a typical Customs border-risk plan over all six agencies,
-the same plan narrowed to one agency (Police), and a typical release (a Police alert, not
+the same plan as the gateway sends it (the five agencies other than the requester), the same
+plan narrowed to one agency (Police), and a typical release (a Police alert, not
 covert, SENSITIVE). Each is decided ``--calls`` times, one call timed at a time, by:
 
 (a) ``embedded_vm``: ``RvmEvaluator.evaluate`` — regorus's VM, what the gateway decides with once
@@ -63,6 +64,11 @@ WARM_UP = 50
 
 CASES: dict[str, tuple[str, dict[str, Any]]] = {
     "plan_six_agencies": (PLAN_RULE, typical_plan_input()),
+    # What the gateway sends for a lookup naming no agencies: every agency but the requester.
+    "plan_gateway_lookup": (
+        PLAN_RULE,
+        typical_plan_input(agencies=["immigration", "mpi", "maritime", "police", "nzsis"]),
+    ),
     "plan_one_agency": (PLAN_RULE, typical_plan_input(agencies=["police"])),
     "release": (RELEASE_RULE, typical_release_input()),
     "floor_trivial_rule": (FLOOR_RULE, typical_plan_input()),
