@@ -398,9 +398,9 @@ def _bundle_copy(tmp_path: Path) -> Path:
         ),
         (
             "fedgate/plan.rego",
-            "import data.fedgate.law",
-            'import data.fedgate.law\n\nbad if { not startswith(input.x, "a") }',
-            r".",
+            "import data.fedgate.registry as reg",
+            'import data.fedgate.registry as reg\n\nbad if { not startswith(input.x, "a") }',
+            r"REGO-NOT-CALL",
         ),
     ],
 )

@@ -434,8 +434,9 @@ def _data_document(
     rank = {name: i for i, name in enumerate(levels)}
     # requester -> provider -> [clause entry], in MoU and clause order (plan.rego's candidates)
     index: dict[str, dict[str, list[dict[str, Any]]]] = {}
-    # the same entries, requester -> purpose -> provider -> category -> [clause entry], same order
-    by_purpose: dict[str, dict[str, dict[str, dict[str, list[dict[str, Any]]]]]] = {}
+    # the same entries, requester -> purpose -> subject kind -> provider -> category -> [clause entry],
+    # same order (plan.rego's offers: only clauses that could grant for this purpose and subject)
+    by_purpose: dict[str, dict[str, dict[str, dict[str, dict[str, list[dict[str, Any]]]]]]] = {}
     for mou in mous:
         for c in mou.clauses:
             cat = categories[c.provider][c.category]
@@ -463,7 +464,8 @@ def _data_document(
             for r in c.recipients:
                 index.setdefault(r, {}).setdefault(c.provider, []).append(entry)
                 for p in dict.fromkeys(c.purposes):
-                    by_purpose.setdefault(r, {}).setdefault(p, {}).setdefault(c.provider, {}).setdefault(
+                    by_subject = by_purpose.setdefault(r, {}).setdefault(p, {})
+                    by_subject.setdefault(cat.subject.value, {}).setdefault(c.provider, {}).setdefault(
                         c.category, []
                     ).append(entry)
     return {

@@ -40,25 +40,40 @@ _plan_indexed(inp, clauses) := d if {
 		with data.fedgate.registry.clauses_by_purpose as by_purpose
 }
 
-# {requester: {provider: [clause]}} -> {requester: {purpose: {provider: {category: [clause]}}}},
-# every list in the original order.
+# {requester: {provider: [clause]}} ->
+# {requester: {purpose: {subject kind: {provider: {category: [clause]}}}}}, every list in the
+# original order.
 _by_purpose(clauses) := {requester: _purposes_of(by_provider) | some requester, by_provider in clauses}
 
-_purposes_of(by_provider) := {purpose: _providers_for(by_provider, purpose) |
+_purposes_of(by_provider) := {purpose: _subjects_for(by_provider, purpose) |
 	some list in by_provider
 	some c in list
 	some purpose, _ in c.purposes
 }
 
-_providers_for(by_provider, purpose) := {provider: _categories_for(list, purpose) |
+_subjects_for(by_provider, purpose) := {subject: _providers_for(by_provider, purpose, subject) |
+	some list in by_provider
+	some c in list
+	c.purposes[purpose]
+	subject := c.subject
+}
+
+_providers_for(by_provider, purpose, subject) := {provider: _categories_for(list, purpose, subject) |
 	some provider, list in by_provider
 	some c in list
 	c.purposes[purpose]
+	c.subject == subject
 }
 
-_categories_for(list, purpose) := {name: [x | some x in list; x.purposes[purpose]; x.category == name] |
+_categories_for(list, purpose, subject) := {name: [x |
+	some x in list
+	x.purposes[purpose]
+	x.subject == subject
+	x.category == name
+] |
 	some c in list
 	c.purposes[purpose]
+	c.subject == subject
 	name := c.category
 }
 
