@@ -134,58 +134,37 @@ _candidates(agency) := [c |
 # The most fundamental reason, in _reason_order, that any candidate clause fails on; with no
 # candidate clause at all (or none failing), there is no agreement.
 _reason(agency) := ordered[0] if {
-	cands := _candidates(agency)
-	ordered := array.concat([code | some code in _reason_order; _fails(code, cands)], ["FG-NO-AGREEMENT"])
+	failing := _failing(_candidates(agency))
+	ordered := array.concat([code | some code in _reason_order; count(failing[code]) > 0], ["FG-NO-AGREEMENT"])
 }
 
 # Every reason one clause does not apply to this request (empty: it applies).
-_failures(c) := {code | some code in _reason_order; _fails(code, [c])}
+_failures(c) := {code | some code, failing in _failing([c]); count(failing) > 0}
 
-# _fails(code, clauses): some clause fails the condition the code names. Each condition restates
-# one line of the inline check in _grants; the Rego tests check both agree at every boundary.
-
-# Intelligence holdings only for national-security purposes (law.rego), whatever an MoU says.
+# For each reason, the clauses that fail the condition it names. Each condition restates one line
+# of the inline check in _grants; the Rego tests check both agree at every boundary.
 # (input.purpose is defined here: an unknown or missing purpose is refused for every agency first.)
-_fails("FG-LAW-INTELLIGENCE-PURPOSE", clauses) if {
+_failing(clauses) := {
+	# Intelligence holdings only for national-security purposes (law.rego), whatever an MoU says.
+	"FG-LAW-INTELLIGENCE-PURPOSE": [c |
+		some c in clauses
+		c.holding == "intelligence"
+		not data.fedgate.law.intelligence_purposes[purpose]
+	],
+	"FG-PURPOSE-NOT-COVERED": [c | some c in clauses; not c.purposes[purpose]],
+	"FG-SUBJECT-NOT-COVERED": [c | some c in clauses; c.subject != input.subject_kind],
+	# An agreement applies from its effective date to its expiry date, both inclusive.
+	"FG-MOU-NOT-IN-FORCE": [c | some c in clauses; _outside(c.effective, c.expires, input.today)],
+	"FG-EMERGENCY-ONLY": [c | some c in clauses; c.emergency_only; not input.emergency],
+	"FG-CLEARANCE": [c | some c in clauses; c.min_clearance_rank > rank],
+} if {
 	purpose := input.purpose
-	some c in clauses
-	c.holding == "intelligence"
-	not data.fedgate.law.intelligence_purposes[purpose]
-}
-
-_fails("FG-PURPOSE-NOT-COVERED", clauses) if {
-	purpose := input.purpose
-	some c in clauses
-	not c.purposes[purpose]
-}
-
-_fails("FG-SUBJECT-NOT-COVERED", clauses) if {
-	some c in clauses
-	c.subject != input.subject_kind
-}
-
-# An agreement applies from its effective date to its expiry date, both inclusive.
-_fails("FG-MOU-NOT-IN-FORCE", clauses) if {
-	some c in clauses
-	input.today < c.effective
-}
-
-_fails("FG-MOU-NOT-IN-FORCE", clauses) if {
-	some c in clauses
-	input.today > c.expires
-}
-
-_fails("FG-EMERGENCY-ONLY", clauses) if {
-	some c in clauses
-	c.emergency_only
-	not input.emergency
-}
-
-_fails("FG-CLEARANCE", clauses) if {
 	rank := data.fedgate.registry.requesters[input.requester].clearance_rank
-	some c in clauses
-	c.min_clearance_rank > rank
 }
+
+_outside(effective, _, today) if today < effective
+
+_outside(_, expires, today) if today > expires
 
 _reason_order := [
 	"FG-LAW-INTELLIGENCE-PURPOSE",
