@@ -220,7 +220,8 @@ def _table(result: dict[str, Any]) -> str:
     target = result["target"]
     lines.append(
         f"target plan p50 <= {target['plan_p50_us']:g} µs embedded (VM): six agencies "
-        f"{'met' if target['six_agencies_met'] else 'NOT met'}, one agency "
+        f"{'met' if target['six_agencies_met'] else 'NOT met'}, as the gateway asks "
+        f"{'met' if target['gateway_lookup_met'] else 'NOT met'}, one agency "
         f"{'met' if target['one_agency_met'] else 'NOT met'}"
     )
     return "\n".join(lines)
@@ -258,6 +259,7 @@ def main() -> None:
         "target": {
             "plan_p50_us": TARGET_PLAN_P50_US,
             "six_agencies_met": vm["plan_six_agencies"]["p50_us"] <= TARGET_PLAN_P50_US,
+            "gateway_lookup_met": vm["plan_gateway_lookup"]["p50_us"] <= TARGET_PLAN_P50_US,
             "one_agency_met": vm["plan_one_agency"]["p50_us"] <= TARGET_PLAN_P50_US,
         },
     }

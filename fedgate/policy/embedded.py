@@ -15,6 +15,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import orjson
 import regorus
 
 from fedgate.policy.errors import PolicyBundleError, PolicyEvaluationError, UndefinedDecision
@@ -29,6 +30,22 @@ _UNDEFINED = '"<undefined>"'
 
 # regorus errors carry a Rust backtrace when RUST_BACKTRACE is set; it is noise, and long.
 os.environ.pop("RUST_BACKTRACE", None)
+
+
+def _input_json(input_doc: Mapping[str, Any]) -> str:
+    """The input as JSON text. orjson (a few µs faster per decision than json, which matters at
+    ~100 µs a plan) refuses what is not JSON (NaN, non-string keys) instead of inventing text."""
+    try:
+        return orjson.dumps(input_doc).decode()
+    except TypeError as exc:  # orjson.JSONEncodeError
+        raise PolicyEvaluationError(f"the decision input is not JSON ({type(exc).__name__})") from None
+
+
+def _decision(raw: str, rule: str) -> Any:
+    try:
+        return orjson.loads(raw)
+    except ValueError:  # orjson.JSONDecodeError
+        raise PolicyEvaluationError(f"{rule}: the engine answered with text that is not JSON") from None
 
 
 def _first_line(exc: BaseException) -> str:
@@ -77,13 +94,13 @@ class RegorusEvaluator:
 
     def _eval(self, rule: str, input_doc: Mapping[str, Any]) -> Any:
         try:
-            self._engine.set_input_json(json.dumps(input_doc))
+            self._engine.set_input_json(_input_json(input_doc))
             raw = self._engine.eval_rule_as_json(f"data.{rule}")
         except Exception as exc:
             raise PolicyEvaluationError(f"data.{rule}: {_first_line(exc)}") from None
         if raw == _UNDEFINED:
             raise UndefinedDecision(f"data.{rule} is undefined")
-        return json.loads(raw)
+        return _decision(raw, f"data.{rule}")
 
     def eval_query(self, query: str, input_doc: Mapping[str, Any] | None = None) -> Any:
         """Evaluate an ad-hoc query (tests and tools only): the first expression's value or None."""
@@ -132,13 +149,13 @@ class RvmEvaluator:
         if entry not in self._entry_points:
             raise PolicyEvaluationError(f"{entry} is not an entry point of the compiled program")
         try:
-            self._vm.set_input_json(json.dumps(input_doc))
+            self._vm.set_input_json(_input_json(input_doc))
             raw = self._vm.execute_entry_point(entry)
         except Exception as exc:
             raise PolicyEvaluationError(f"{entry}: {_first_line(exc)}") from None
         if raw == _UNDEFINED:
             raise UndefinedDecision(f"{entry} is undefined")
-        return json.loads(raw)
+        return _decision(raw, entry)
 
 
 def _outcome(evaluator: RegorusEvaluator | RvmEvaluator, rule: str, doc: Mapping[str, Any]) -> str:
