@@ -31,6 +31,10 @@ a fixed error status, dropping the connection without an answer, or a 200 whose 
 not JSON, optionally only for some methods or paths and only so many times.
 ``server.after_request`` runs after each answered request (to simulate another writer),
 ``server.requests`` records ``(method, path)`` of every request.
+
+``server.preload(modules, data, roots=("fedgate",))`` stands in for ``opa run --bundle``: the
+server holds that bundle from the start, and with ``roots`` the API refuses writes under them
+(400 ``invalid_parameter``, "path ... is owned by bundle ...") as OPA protects a bundle's roots.
 """
 
 from __future__ import annotations
@@ -117,6 +121,8 @@ class _OpaState:
         self.lock = threading.Lock()
         self.policies: dict[str, str] = {}
         self.data: dict[str, Any] = {}
+        #: Roots of a bundle loaded at start (``preload``): the REST API may not write under them.
+        self.bundle_roots: tuple[tuple[str, ...], ...] = ()
         self._engine: Any = None
 
     # -- engine --------------------------------------------------------
@@ -156,6 +162,13 @@ class _OpaState:
             ) from None
         return {"result": rows[0]["x"]} if rows else {}
 
+    def check_writable(self, path: list[str]) -> None:
+        """Refuse a write at ``data.<path>`` overlapping a bundle root, as OPA does (lock held)."""
+        for root in self.bundle_roots:
+            n = min(len(root), len(path))
+            if tuple(path[:n]) == root[:n]:
+                raise _bad_request(f'path {"/".join(path)} is owned by bundle "{"/".join(root)}"')
+
     def close(self) -> None:
         with self.lock:
             if self._engine is not None:
@@ -193,9 +206,13 @@ def _bad_request(message: str) -> _Rejected:
     return _Rejected(HTTPStatus.BAD_REQUEST, {"code": "invalid_parameter", "message": message})
 
 
-def _package_ast(raw: str) -> dict[str, Any]:
+def _package_names(raw: str) -> list[str]:
     match = _PACKAGE.search(raw)
-    names = match.group(1).split(".") if match else []
+    return match.group(1).split(".") if match else []
+
+
+def _package_ast(raw: str) -> dict[str, Any]:
+    names = _package_names(raw)
     path = [{"type": "var", "value": "data"}] + [{"type": "string", "value": n} for n in names]
     return {"package": {"path": path}}
 
@@ -345,6 +362,9 @@ class _Handler(BaseHTTPRequestHandler):
                     raw = body.decode("utf-8")
                 except UnicodeDecodeError:
                     raise _bad_request("policy is not UTF-8") from None
+                state.check_writable(_package_names(raw))
+                if policy_id in state.policies:
+                    state.check_writable(_package_names(state.policies[policy_id]))
                 state.replace({**state.policies, policy_id: raw}, state.data)
                 return HTTPStatus.OK, {}
             if method == "DELETE":
@@ -352,6 +372,7 @@ class _Handler(BaseHTTPRequestHandler):
                     raise _not_found(
                         f"storage_policy_not_found: The policy with id {policy_id} does not exist"
                     )
+                state.check_writable(_package_names(state.policies[policy_id]))
                 rest = {i: raw for i, raw in state.policies.items() if i != policy_id}
                 state.replace(rest, state.data)
                 return HTTPStatus.OK, {}
@@ -372,9 +393,11 @@ class _Handler(BaseHTTPRequestHandler):
                 input_document = document["input"] if isinstance(document, dict) and has_input else None
                 return HTTPStatus.OK, state.query(segments, input_document, has_input)
             if method == "PUT":
+                state.check_writable(segments)
                 state.replace(state.policies, _set_path(state.data, segments, document))
                 return HTTPStatus.NO_CONTENT, None
             if method == "DELETE":
+                state.check_writable(segments)
                 state.replace(state.policies, _delete_path(state.data, segments))
                 return HTTPStatus.NO_CONTENT, None
         raise _Rejected(HTTPStatus.METHOD_NOT_ALLOWED, {"code": "invalid_parameter", "message": "bad method"})
@@ -443,6 +466,19 @@ class OpaRestServer:
     def data(self) -> dict[str, Any]:
         with self.state.lock:
             return json.loads(json.dumps(self.state.data))  # type: ignore[no-any-return]
+
+    def preload(
+        self, modules: dict[str, str], data: dict[str, Any], *, roots: tuple[str, ...] | None = None
+    ) -> None:
+        """Hold exactly ``modules`` (policy id -> Rego) and ``data`` (the whole document), as
+        ``opa run --bundle`` does at start: not through the API, so nothing is recorded in
+        ``requests``. With ``roots`` (the bundle manifest's, e.g. ``("fedgate",)``) the REST API
+        refuses to write or delete policies or data under them (400), as OPA protects a bundle's
+        roots.
+        """
+        with self.state.lock:
+            self.state.replace(dict(modules), json.loads(json.dumps(data)))
+            self.state.bundle_roots = tuple(tuple(r.split("/")) for r in roots or ())
 
     def put_data(self, path: str, value: Any) -> None:
         """Write ``value`` at ``data.<path>`` (slash-separated) behind the API's back, checked as PUT is."""

@@ -1,4 +1,5 @@
-"""``fedgate policy``: check a bundle, run its Rego tests, explain a request, show and diff the access matrix.
+"""``fedgate policy``: check a bundle, run its Rego tests, explain a request, show and diff the access matrix,
+write the bundle as an OPA bundle tarball.
 
 Exit codes: 0 success; 1 an invalid bundle, an unusable request file, a failing test or an
 engine error (message on stderr naming the file and the field); 2 a usage error (typer);
@@ -24,7 +25,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from fedgate.policy.bundle import DEFAULT_BUNDLE_DIR, PolicyBundle, iter_clauses, load_bundle
-from fedgate.policy.embedded import RvmEvaluator, cross_check
+from fedgate.policy.embedded import DATA_ROOT, RvmEvaluator, cross_check
 from fedgate.policy.errors import PolicyBundleError, PolicyEvaluationError
 from fedgate.policy.explain import AgencyExplanation, Explanation, RequestError, explain, parse_request
 from fedgate.policy.lint import PolicyLintError, check_modules
@@ -45,6 +46,7 @@ from fedgate.policy.matrix import (
     nz_today,
     probe_inputs,
 )
+from fedgate.policy.opa_bundle import write_opa_bundle
 from fedgate.policy.probes import probes
 from fedgate.policy.rego_tests import check_metadata, discover_tests, format_report, run_tests
 
@@ -206,6 +208,40 @@ def check(bundle: _Bundle = DEFAULT_BUNDLE_DIR) -> None:
         table.add_row(label, value)
     _out.print(table)
     _out.print(f"[bold green]OK[/] ({SAMPLE_NOTICE})")
+
+
+# --- bundle (for OPA) ---------------------------------------------------------------------
+
+
+@app.command(
+    name="bundle",
+    help=(
+        "Write the bundle as an OPA bundle tarball, for `opa run --server --bundle OUT.tar.gz`.\n\n"
+        "The policy modules (no tests) and the data document at data.fedgate.registry, with a "
+        '.manifest {"revision": <bundle digest>, "roots": ["fedgate"], "rego_version": 1}. '
+        "Deterministic: the same bundle always gives the same bytes. Exits 1 if the bundle is "
+        "invalid or the file cannot be written."
+    ),
+)
+def opa_bundle_command(
+    out: Annotated[
+        Path,
+        typer.Argument(
+            metavar="OUT.tar.gz", help="Where to write the tarball.", dir_okay=False, show_default=False
+        ),
+    ],
+    bundle: _Bundle = DEFAULT_BUNDLE_DIR,
+) -> None:
+    """Build the OPA bundle tarball."""
+    loaded = _load(bundle)
+    with _errors():
+        check_modules(loaded.modules)  # a bundle the gateway would refuse never reaches OPA
+        write_opa_bundle(loaded, out)
+    _out.print(
+        f"wrote {_printable(out)}: OPA bundle, revision {loaded.digest}, "
+        f"{len(loaded.policy_modules)} modules, data at data.{'.'.join(DATA_ROOT)}",
+        soft_wrap=True,
+    )
 
 
 # --- test ---------------------------------------------------------------------------------

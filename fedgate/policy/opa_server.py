@@ -1,7 +1,16 @@
 """The production policy path: decisions from an OPA server over its REST API.
 
-``OpaServerEvaluator`` pushes a policy bundle (Rego modules and the data document) to an OPA
-server and asks it for decisions, through ``opa-python-client``'s ``AsyncOpaClient``. The
+``OpaServerEvaluator`` asks an OPA server for decisions through ``opa-python-client``'s
+``AsyncOpaClient``, after one of two ways of making sure the server decides with our bundle:
+
+* ``install(modules, data)`` (push mode): it pushes the policy bundle (Rego modules and the
+  data document) to an OPA server that started empty, then reads the digest back;
+* ``attach(expected_digest)`` (bundle mode): the server loaded the bundle itself at start
+  (``opa run --server --bundle fedgate.tar.gz``, built by ``fedgate policy bundle``, see
+  ``fedgate.policy.opa_bundle``); the evaluator writes nothing and only checks that
+  ``data.fedgate.registry.bundle.digest`` is the expected digest.
+
+While either runs, and after either failed until one succeeds, ``evaluate`` refuses. The
 operator's guide is ``docs/opa-server.md``; in short:
 
 Naming on the server. The gateway owns one namespace, the first segment of ``data_path``
@@ -53,6 +62,7 @@ Failures, all fail closed (the gateway denies)::
     module OPA cannot parse or compile, data OPA
     rejects, unusable bundle contents                  PolicyBundleError (install)
     digest read back differs from the bundle's         PolicyEvaluationError (install)
+    digest on the server missing or another one        PolicyEvaluationError (attach)
     bad URL, unreadable CA/cert files, plain http
     to a non-loopback host without the flag            OpaServerConfigError (constructor)
 
@@ -177,7 +187,7 @@ class OpaServerEvaluator:
         self._client: _OpaClient | None = None
         self._closed = False
         self._install_lock = asyncio.Lock()
-        #: Why evaluation is refused (an install running or failed); None when usable.
+        #: Why evaluation is refused (an install or attach running or failed); None when usable.
         self._unusable: str | None = None
 
     async def __aenter__(self) -> OpaServerEvaluator:
@@ -213,6 +223,39 @@ class OpaServerEvaluator:
                     )
             except BaseException:
                 self._unusable = "the last policy install failed"
+                raise
+            self._unusable = None
+
+    async def attach(self, expected_digest: str, *, data_path: str = DEFAULT_DATA_PATH) -> None:
+        """Use a server that loaded the bundle itself (``opa run --bundle``): verify it, write nothing.
+
+        Reads ``data.<data_path>.bundle.digest`` (``data.fedgate.registry.bundle.digest``) and
+        requires it to equal ``expected_digest`` (the loaded ``PolicyBundle.digest``). From the
+        moment it starts until an attach (or an install) succeeds, ``evaluate`` refuses: a server
+        holding no digest or another one raises ``PolicyEvaluationError`` (so does a transport
+        failure) and evaluation stays refused. It only reads: no policy or data is written, so
+        it works where the bundle's roots make ``fedgate`` read-only to the REST API.
+        """
+        if not isinstance(expected_digest, str) or not expected_digest:
+            raise PolicyBundleError("attach needs the expected bundle digest (a non-empty string)")
+        namespace = _namespace(data_path)
+        async with self._install_lock:
+            self._unusable = "a policy attach is running"
+            self._data_path = namespace
+            try:
+                actual = await self.digest()
+                where = f"data.{namespace.replace('/', '.')}.bundle.digest"
+                if actual is None:
+                    raise PolicyEvaluationError(
+                        f"OPA holds no bundle digest at {where}; expected {expected_digest!r} "
+                        "(is the server running with the fedgate OPA bundle?)"
+                    )
+                if actual != expected_digest:
+                    raise PolicyEvaluationError(
+                        f"OPA holds bundle digest {actual!r} at {where}, expected {expected_digest!r}"
+                    )
+            except BaseException:
+                self._unusable = "the last policy attach failed"
                 raise
             self._unusable = None
 
