@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import grpc
 import structlog
@@ -29,6 +29,9 @@ from fedgate.model import Record, Subject
 from fedgate.tls import channel_options_for_adapter
 from fedgate.v1 import adapter_pb2, adapter_pb2_grpc
 from gateway.policy import CategoryGrant
+
+if TYPE_CHECKING:
+    from fedgate.metrics import GatewayMetrics
 
 __all__ = ["AdapterOutcome", "AdapterPool"]
 
@@ -58,7 +61,11 @@ class AdapterOutcome:
 
 
 class AdapterPool:
-    """One channel and stub per configured agency adapter."""
+    """One channel and stub per configured agency adapter.
+
+    ``metrics``, if given, times every adapter call (any outcome) per agency;
+    ``build_gateway_server`` sets it to the gateway's metrics when left ``None``.
+    """
 
     def __init__(
         self,
@@ -66,7 +73,9 @@ class AdapterPool:
         credentials: grpc.ChannelCredentials,
         *,
         trust_domain: str,
+        metrics: GatewayMetrics | None = None,
     ) -> None:
+        self.metrics = metrics
         self._channels: dict[str, grpc.aio.Channel] = {}
         self._stubs: dict[str, adapter_pb2_grpc.AgencyAdapterServiceAsyncStub] = {}
         for agency, address in addresses.items():
@@ -91,13 +100,30 @@ class AdapterPool:
     ) -> AdapterOutcome:
         """Ask one adapter; never raises for the adapter's faults."""
         started = time.perf_counter()
+        stub = self._stubs.get(agency)
+        if stub is None:
+            return AdapterOutcome(agency, "unavailable", detail="no adapter configured for this agency")
+        try:
+            return await self._call(stub, agency, request_id, subject, grants, timeout_s, min_confidence)
+        finally:
+            if self.metrics is not None:  # the recording method itself never raises
+                self.metrics.adapter_call(agency, time.perf_counter() - started)
+
+    async def _call(
+        self,
+        stub: adapter_pb2_grpc.AgencyAdapterServiceAsyncStub,
+        agency: str,
+        request_id: str,
+        subject: Subject,
+        grants: Sequence[CategoryGrant],
+        timeout_s: float,
+        min_confidence: float,
+    ) -> AdapterOutcome:
+        started = time.perf_counter()
 
         def elapsed() -> int:
             return int((time.perf_counter() - started) * 1000)
 
-        stub = self._stubs.get(agency)
-        if stub is None:
-            return AdapterOutcome(agency, "unavailable", detail="no adapter configured for this agency")
         request = adapter_pb2.QueryRequest(
             request_id=request_id,
             subject=convert.subject_to_proto(subject),

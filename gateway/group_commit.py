@@ -33,15 +33,20 @@ awaiting their own futures, and owning the store (``close`` does not close it).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from fedgate.audit.entry import PendingEntry
 from gateway.audit_store import AuditStore
 from gateway.journal import AuditUnavailable, Receipt
+
+if TYPE_CHECKING:
+    from fedgate.metrics import GatewayMetrics
 
 __all__ = ["DEFAULT_MAX_BATCH", "DEFAULT_MAX_DELAY_S", "CommitStats", "GroupCommitter"]
 
@@ -81,6 +86,8 @@ class GroupCommitter:
     Use from one event loop: ``await start()``, then ``append`` from any number of
     tasks, then ``await close()``. ``executor`` runs the blocking store calls; by
     default the committer makes (and later shuts down) a one-thread pool of its own.
+    ``metrics``, if given, records each committed batch (size, duration, log size after
+    it) and each append that raised.
     """
 
     def __init__(
@@ -90,6 +97,7 @@ class GroupCommitter:
         max_batch: int = DEFAULT_MAX_BATCH,
         max_delay_s: float = DEFAULT_MAX_DELAY_S,
         executor: Executor | None = None,
+        metrics: GatewayMetrics | None = None,
     ) -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
@@ -109,12 +117,25 @@ class GroupCommitter:
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self.stats = CommitStats()
+        self.metrics = metrics
 
     async def start(self) -> None:
         """Start the consumer task on the running loop."""
         if self._task is not None or self._closing:
             raise RuntimeError("a GroupCommitter starts once")
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="audit-group-commit")
+        loop = asyncio.get_running_loop()
+        if self.metrics is not None:
+            # The log size gauge is right before the first commit too; a store that
+            # cannot say leaves it for the first commit to set.
+            try:
+                size = await loop.run_in_executor(self._executor, self._store.size)
+            except Exception:  # noqa: S110  # metrics never stop the committer
+                pass
+            else:
+                self.metrics.audit_log_size(size)
+            if self._task is not None or self._closing:  # started or closed meanwhile
+                raise RuntimeError("a GroupCommitter starts once")
+        self._task = loop.create_task(self._run(), name="audit-group-commit")
 
     async def append(self, pending: Sequence[PendingEntry]) -> list[Receipt]:
         """Make ``pending`` durable, contiguous and in order; return one receipt each.
@@ -123,6 +144,14 @@ class GroupCommitter:
         """
         if not pending:
             raise ValueError("an audit append needs at least one entry")
+        try:
+            return await self._append(pending)
+        except Exception:
+            if self.metrics is not None:
+                self.metrics.audit_append_failed()
+            raise
+
+    async def _append(self, pending: Sequence[PendingEntry]) -> list[Receipt]:
         if self._task is None or self._closing or self._task.done():
             raise AuditUnavailable("audit committer is not running")
         loop = asyncio.get_running_loop()
@@ -133,6 +162,11 @@ class GroupCommitter:
         self._wakeup.set()
         # If this caller is cancelled, only its future is: the request stays queued.
         return await request.future
+
+    def check(self) -> None:
+        """Raise unless the committer is running (health readiness): appends would otherwise hang."""
+        if self._task is None or self._closing or self._task.done():
+            raise RuntimeError("the audit group committer is not running")
 
     async def close(self) -> None:
         """Commit everything already accepted, then stop; idempotent."""
@@ -204,6 +238,7 @@ class GroupCommitter:
     async def _commit(self, batch: list[_Request]) -> None:
         loop = asyncio.get_running_loop()
         entries = [entry for request in batch for entry in request.entries]
+        started = time.perf_counter()
         try:
             receipts = await loop.run_in_executor(self._executor, self._store.append_batch, entries)
         except AuditUnavailable as exc:
@@ -225,6 +260,7 @@ class GroupCommitter:
             for request in batch:
                 _fail(request, AuditUnavailable("audit store returned the wrong number of receipts"))
             return
+        elapsed = time.perf_counter() - started
         self.stats.batches += 1
         self.stats.entries += len(receipts)
         start = 0
@@ -233,6 +269,10 @@ class GroupCommitter:
             if not request.future.done():  # a cancelled caller no longer listens
                 request.future.set_result(receipts[start:end])
             start = end
+        if self.metrics is not None:
+            # The batch is contiguous and ends the log as of this commit: no size query needed.
+            with contextlib.suppress(Exception):  # metrics never fail a commit
+                self.metrics.audit_committed(len(receipts), elapsed, receipts[-1].log_index + 1)
 
 
 def _fail(request: _Request, exc: BaseException) -> None:

@@ -13,15 +13,19 @@ No IO and no gRPC here.
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import structlog
 
 from fedgate.model import AGENCIES, Record, SubjectKind
+
+if TYPE_CHECKING:
+    from fedgate.metrics import GatewayMetrics
 
 __all__ = [
     "AgencyPlan",
@@ -184,11 +188,21 @@ class FailClosedPolicy:
     An exception, a timeout (``POLICY_TIMEOUT_S``) or a malformed plan (an
     agency not asked about, a grant without fields, a release of a field that
     was not granted) refuses everything the failed decision covered.
+
+    ``metrics``, if given, times every decision and counts the failed (denied) ones;
+    ``build_gateway_server`` sets it to the gateway's metrics when left ``None``.
     """
 
-    def __init__(self, engine: PolicyEngine, *, timeout_s: float = POLICY_TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        engine: PolicyEngine,
+        *,
+        timeout_s: float = POLICY_TIMEOUT_S,
+        metrics: GatewayMetrics | None = None,
+    ) -> None:
         self._engine = engine
         self._timeout = timeout_s
+        self.metrics = metrics
 
     @property
     def bundle_digest(self) -> str:
@@ -200,6 +214,12 @@ class FailClosedPolicy:
         if start is not None:
             await start()
 
+    async def ready(self) -> None:
+        """Raise unless the wrapped engine can decide with its bundle now (health readiness)."""
+        ready = getattr(self._engine, "ready", None)
+        if ready is not None:
+            await asyncio.wait_for(ready(), self._timeout)
+
     async def close(self) -> None:
         close = getattr(self._engine, "close", None)
         if close is not None:
@@ -207,23 +227,28 @@ class FailClosedPolicy:
 
     async def plan(self, inp: PlanInput) -> Plan:
         targets = inp.agencies or AGENCIES
+        started = time.perf_counter()
         try:
             plan = await asyncio.wait_for(self._engine.plan(inp), self._timeout)
             _check_plan(plan, targets)
         except Exception as exc:
+            self._record("plan", started, failed=True)
             _log.warning("policy.plan_failed", error=type(exc).__name__)
             return Plan(
                 decision_id=str(uuid.uuid4()),
                 bundle_digest=self._engine.bundle_digest,
                 agencies=_refuse_all(inp, CODE_POLICY_ERROR, "policy decision failed; denied (fail closed)"),
             )
+        self._record("plan", started, failed=False)
         return plan
 
     async def release(self, inp: ReleaseInput) -> RecordDecision:
+        started = time.perf_counter()
         try:
             decision = await asyncio.wait_for(self._engine.release(inp), self._timeout)
             _check_release(decision, inp)
         except Exception as exc:
+            self._record("release", started, failed=True)
             _log.warning("policy.release_failed", error=type(exc).__name__, agency=inp.agency)
             return RecordDecision(
                 action="withhold",
@@ -231,7 +256,12 @@ class FailClosedPolicy:
                     Withheld("", CODE_POLICY_ERROR, "release decision failed; withheld (fail closed)"),
                 ),
             )
+        self._record("release", started, failed=False)
         return decision
+
+    def _record(self, decision: Literal["plan", "release"], started: float, *, failed: bool) -> None:
+        if self.metrics is not None:  # the recording method itself never raises
+            self.metrics.policy_decision_done(decision, time.perf_counter() - started, failed=failed)
 
 
 def _check_plan(plan: object, targets: Sequence[str]) -> None:

@@ -22,7 +22,7 @@ import asyncio
 import time
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 import structlog
@@ -34,11 +34,14 @@ from fedgate.model import AGENCIES, AgencyStatus, Record
 from fedgate.v1 import gateway_pb2, gateway_pb2_grpc
 from gateway.answer import AgencyAnswer
 from gateway.audit_entries import lookup_entries
-from gateway.errors import PermissionDenied, ServiceUnavailable, Unauthenticated
+from gateway.errors import GatewayError, PermissionDenied, ServiceUnavailable, Unauthenticated
 from gateway.fanout import AdapterOutcome, AdapterPool
 from gateway.journal import AuditUnavailable, AuditWriter, Receipt
 from gateway.policy import Plan, PlanInput, PolicyEngine, RecordDecision, ReleaseInput
 from gateway.validation import LookupQuery, PurposeRegister, validate_lookup
+
+if TYPE_CHECKING:
+    from fedgate.metrics import GatewayMetrics
 
 __all__ = ["AgencyAnswer", "LookupService"]
 
@@ -63,7 +66,9 @@ class LookupService(gateway_pb2_grpc.FederatedLookupServiceServicer):
         purposes: PurposeRegister,
         trust_domain: str,
         adapter_timeout_s: float = 2.0,
+        metrics: GatewayMetrics | None = None,
     ) -> None:
+        self._metrics = metrics
         self._policy = policy
         self._adapters = adapters
         self._audit = audit
@@ -86,7 +91,40 @@ class LookupService(gateway_pb2_grpc.FederatedLookupServiceServicer):
         self, request: gateway_pb2.LookupRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> gateway_pb2.LookupResponse:
         started = time.perf_counter()
-        requester = self._requester(context).name
+        # For the metrics: who asked (an agency, once identified) and how the call ended,
+        # both from closed sets; nothing of the request itself is recorded.
+        requester: str | None = None
+        status = "internal"
+        try:
+            requester = self._requester(context).name
+            response = await self._lookup(request, context, requester, started)
+            status = "ok"
+            return response
+        except GatewayError as exc:
+            status = exc.reason.lower()
+            # The reason code only: the message may name a field, and nothing of the request
+            # itself (identifiers, case reference, officer) is ever logged.
+            _log.info(
+                "lookup.rejected",
+                requester=requester,
+                reason=exc.reason,
+                duration_ms=int((time.perf_counter() - started) * 1000),
+            )
+            raise
+        except asyncio.CancelledError:
+            status = "cancelled"
+            raise
+        finally:
+            if self._metrics is not None:  # the recording method itself never raises
+                self._metrics.lookup_done(requester, status, time.perf_counter() - started)
+
+    async def _lookup(
+        self,
+        request: gateway_pb2.LookupRequest,
+        context: grpc.aio.ServicerContext[Any, Any],
+        requester: str,
+        started: float,
+    ) -> gateway_pb2.LookupResponse:
         request_id = uuid.uuid4().hex
         log = _log.bind(request_id=request_id, requester=requester)
         # 2. validate
@@ -134,9 +172,14 @@ class LookupService(gateway_pb2_grpc.FederatedLookupServiceServicer):
             )
             raise ServiceUnavailable("audit store unavailable; nothing was disclosed") from None
         # 7. answer
+        if self._metrics is not None:
+            for answer in answers:
+                self._metrics.agency_result(answer.agency, answer.status)
         log.info(
             "lookup.done",
             statuses={a.agency: a.status.value for a in answers},
+            agency_ms={a.agency: a.duration_ms for a in answers},
+            decision_id=plan.decision_id,
             duration_ms=int((time.perf_counter() - started) * 1000),
         )
         return gateway_pb2.LookupResponse(

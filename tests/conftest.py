@@ -26,6 +26,7 @@ from agency_adapters.source import SQLRecordSource
 from agency_adapters.synthetic import generate
 from fedgate.audit.note import Signer
 from fedgate.client import LookupClient
+from fedgate.metrics import GatewayMetrics
 from fedgate.model import AGENCIES
 from fedgate.pki import PKILayout, init_pki
 from fedgate.policy.bundle import load_bundle
@@ -177,8 +178,13 @@ async def start_deployment(
     policy: PolicyEngine | None = None,
     audit_writer: AuditWriter | None = None,
     adapter_timeout_s: float = 2.0,
+    metrics: GatewayMetrics | None = None,
+    log_key_file: Path | None = None,
 ) -> Deployment:
-    """Start the six real adapters (unless ``addresses`` overrides some) and the gateway."""
+    """Start the six real adapters (unless ``addresses`` overrides some) and the gateway.
+
+    ``metrics`` instruments the gateway (no endpoint: serve or read them in the test).
+    """
     adapters: dict[str, AdapterServer] = {}
     resolved: dict[str, str] = dict(addresses or {})
     for agency in AGENCIES:
@@ -201,6 +207,8 @@ async def start_deployment(
         purposes=PurposeRegister.load(ROOT / "policies" / "purposes.yaml"),
         trust_domain=TRUST_DOMAIN,
         adapter_timeout_s=adapter_timeout_s,
+        metrics=metrics,
+        log_key_file=log_key_file,
     )
     try:
         await gateway.start()
