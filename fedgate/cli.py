@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -61,7 +62,8 @@ def demo(
     from fedgate.demo import run_demo
     from fedgate.logs import configure_logging
 
-    configure_logging(level="WARNING")
+    # The demo's own output is the story; logs stay quiet unless FEDGATE_LOG_LEVEL asks for them.
+    configure_logging(level=os.environ.get("FEDGATE_LOG_LEVEL", "WARNING"))
     raise typer.Exit(asyncio.run(run_demo(people=people, seed=seed, keep=keep)))
 
 
