@@ -42,7 +42,15 @@ def build_gateway(config: DeploymentConfig, *, listen: str | None = None) -> Gat
             timeout_s=oc.timeout_s,
             allow_insecure_http=oc.allow_insecure_http,
         )
-    policy = FailClosedPolicy(RegoPolicyEngine(bundle, engine=gw.policy_engine, opa=opa, vm=gw.policy_vm))
+    policy = FailClosedPolicy(
+        RegoPolicyEngine(
+            bundle,
+            engine=gw.policy_engine,
+            opa=opa,
+            vm=gw.policy_vm,
+            opa_mode=gw.opa.mode if gw.opa is not None else "push",
+        )
+    )
     _log.info("policy.loaded", engine=gw.policy_engine, bundle_digest=bundle.digest, mous=len(bundle.mous))
     adapters = AdapterPool(
         {a.agency: a.address for a in config.adapters.values()},
@@ -64,6 +72,8 @@ def build_gateway(config: DeploymentConfig, *, listen: str | None = None) -> Gat
         max_batch=audit.max_batch,
         max_delay_s=audit.max_delay_s,
         record_activation=True,
+        metrics_listen=gw.metrics_listen,
+        log_key_file=audit.log_key,
     )
 
 

@@ -254,7 +254,13 @@ class RegoPolicyEngine:
     """A :class:`~gateway.policy.PolicyEngine` over the Rego bundle. Wrap in ``FailClosedPolicy``."""
 
     def __init__(
-        self, bundle: PolicyBundle, *, engine: str, opa: OpaServerEvaluator | None = None, vm: bool = True
+        self,
+        bundle: PolicyBundle,
+        *,
+        engine: str,
+        opa: OpaServerEvaluator | None = None,
+        vm: bool = True,
+        opa_mode: str = "push",
     ) -> None:
         check_modules(bundle.policy_modules)  # regorus/OPA divergences: refuse to run such a bundle
         self._bundle = bundle
@@ -262,6 +268,9 @@ class RegoPolicyEngine:
         self._opa = opa
         self._executor: ThreadPoolExecutor | None = None
         self._want_vm = vm
+        if opa_mode not in ("push", "bundle"):
+            raise ValueError(f"unknown OPA mode {opa_mode!r}")
+        self._opa_mode = opa_mode
         #: Which embedded evaluator decides: "rvm" (cross-checked) or "interpreter".
         self.evaluator_kind = "opa" if engine == "opa" else "interpreter"
         if engine == "embedded":
@@ -315,10 +324,33 @@ class RegoPolicyEngine:
         return self._engine
 
     async def start(self) -> None:
-        """Install the bundle on the OPA server and confirm its digest (no-op when embedded)."""
-        if self._opa is not None:
+        """Make sure the OPA server decides with this bundle (no-op when embedded).
+
+        ``push``: install the bundle and read its digest back. ``bundle``: OPA loaded the bundle
+        itself (``fedgate policy bundle``); only check it holds exactly this digest.
+        """
+        if self._opa is None:
+            return
+        if self._opa_mode == "bundle":
+            await self._opa.attach(self._bundle.digest)
+            _log.info("policy.attached", engine="opa", bundle_digest=self._bundle.digest)
+        else:
             await self._opa.install(self._bundle.policy_modules, self._bundle.data)
             _log.info("policy.installed", engine="opa", bundle_digest=self._bundle.digest)
+
+    async def ready(self) -> None:
+        """Raise unless decisions come from the loaded bundle right now (health: readiness).
+
+        OPA: the server still holds this bundle's digest (an OPA restarted empty, or given
+        another bundle, is not ready). Embedded: a probe plan decides, with this digest.
+        """
+        if self._opa is not None:
+            held = await self._opa.digest()
+            if held != self._bundle.digest:
+                raise PolicyEvaluationError("the OPA server does not hold the loaded policy bundle")
+            return
+        doc = await self._evaluate(PLAN_RULE, dict(_PROBE_PLAN))
+        decode_plan(doc, digest=self._bundle.digest, targets=AGENCIES)
 
     async def close(self) -> None:
         if self._opa is not None:

@@ -116,3 +116,36 @@ async def test_opa_server_holding_another_bundle_is_refused_at_start(
     policy = FailClosedPolicy(RegoPolicyEngine(bundle, engine="opa", opa=OpaServerEvaluator(opa.url)))
     with pytest.raises(Exception, match="digest"):
         await start_deployment(pki, data_dir, tmp_path / "audit.sqlite", policy=policy)
+
+
+async def test_bundle_mode_gateway_attaches_to_an_opa_that_loaded_the_bundle(
+    pki: PKILayout, data_dir: Path, tmp_path: Path, soi: list[dict[str, Any]]
+) -> None:
+    """Compose's mode: OPA loaded `fedgate policy bundle` itself; the gateway only checks the digest."""
+    bundle = load_bundle()
+    with serve_opa_rest() as opa:
+        opa.preload(bundle.policy_modules, {"fedgate": {"registry": dict(bundle.data)}})
+        engine = RegoPolicyEngine(bundle, engine="opa", opa=OpaServerEvaluator(opa.url), opa_mode="bundle")
+        dep = await start_deployment(
+            pki, data_dir, tmp_path / "audit.sqlite", policy=FailClosedPolicy(engine)
+        )
+        try:
+            subject = next(s for s in soi if s["key"] == "soi-01")
+            async with dep.client("customs") as client:
+                response = await client.lookup(_request(subject))
+        finally:
+            await stop_deployment(dep)
+        assert any(r.status == gateway_pb2.AGENCY_STATUS_DISCLOSED for r in response.results)
+        assert not any(method in ("PUT", "DELETE") for method, _ in opa.requests)  # nothing written
+
+
+async def test_bundle_mode_gateway_refuses_to_start_on_another_bundle(
+    pki: PKILayout, data_dir: Path, tmp_path: Path
+) -> None:
+    bundle = load_bundle()
+    with serve_opa_rest() as opa:
+        other = {**bundle.data, "bundle": {"digest": "sha256:" + "0" * 64}}
+        opa.preload(bundle.policy_modules, {"fedgate": {"registry": other}})
+        engine = RegoPolicyEngine(bundle, engine="opa", opa=OpaServerEvaluator(opa.url), opa_mode="bundle")
+        with pytest.raises(Exception, match="digest"):
+            await start_deployment(pki, data_dir, tmp_path / "audit.sqlite", policy=FailClosedPolicy(engine))
