@@ -13,6 +13,11 @@ RUN useradd --system --uid 10001 --home /var/lib/fedgate --create-home fedgate
 COPY --from=build /install /usr/local
 COPY policies /opt/fedgate/policies
 COPY agency_adapters/mappings /opt/fedgate/mappings
+# Mount points of the compose volumes, owned by the service user: Docker seeds a new named
+# volume with the ownership of the directory it is mounted over, so `init` (and the gateway's
+# audit log) can write to them without running as root.
+RUN mkdir -p /pki /keys /data /bundle /var/lib/fedgate/audit \
+    && chown fedgate:fedgate /pki /keys /data /bundle /var/lib/fedgate/audit
 USER fedgate
 WORKDIR /var/lib/fedgate
 ENTRYPOINT ["fedgate"]
