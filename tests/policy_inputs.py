@@ -26,6 +26,7 @@ The generators only build inputs; they never decide what the answer should be.
 from __future__ import annotations
 
 import itertools
+import json
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -34,6 +35,8 @@ from typing import Any, Final
 
 from fedgate.model import AGENCIES
 from fedgate.policy.bundle import PolicyBundle
+from fedgate.policy.embedded import RegorusEvaluator, RvmEvaluator
+from fedgate.policy.errors import PolicyEvaluationError, UndefinedDecision
 from fedgate.policy.inputs import PLAN_RULE, RELEASE_RULE, plan_input
 
 __all__ = [
@@ -451,3 +454,37 @@ def malformed_release_inputs() -> list[dict[str, Any]]:
     out.append({**base, "agency": None})
     out.append({**base, "category": ["police_alert"]})
     return out
+
+
+# -- outcomes: what two engines are compared on ---------------------------------------------------
+
+UNDEFINED: Final = "<undefined>"
+ERROR: Final = "<error>"
+Outcome = str  # canonical JSON of the decision, or UNDEFINED, or ERROR
+
+
+def canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def embedded_outcome(
+    evaluator: RegorusEvaluator | RvmEvaluator, rule: str, input_doc: dict[str, Any]
+) -> Outcome:
+    try:
+        return canonical(evaluator.evaluate(rule, input_doc))
+    except UndefinedDecision:
+        return UNDEFINED
+    except PolicyEvaluationError:
+        return ERROR
+
+
+def opa_outcome(engine: Any, rule: str, input_doc: dict[str, Any]) -> Outcome:
+    """The real OPA engine's outcome (``opa_bindings``, imported only when used)."""
+    from opa_bindings.engine import OpaError, OpaUndefinedError
+
+    try:
+        return canonical(engine.eval_document(rule, input=input_doc))
+    except OpaUndefinedError:
+        return UNDEFINED
+    except OpaError:
+        return ERROR

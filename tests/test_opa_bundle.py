@@ -33,9 +33,10 @@ from fedgate.policy.errors import PolicyBundleError, PolicyEvaluationError, Unde
 from fedgate.policy.opa_bundle import OpaBundle, opa_bundle_bytes, read_opa_bundle, write_opa_bundle
 from fedgate.policy.opa_server import OpaServerEvaluator
 from tests import policy_inputs as gen
+from tests.policy_inputs import ERROR, UNDEFINED, canonical, embedded_outcome, opa_outcome
 
 try:
-    from opa_bindings.engine import OpaEngine, OpaError, OpaUndefinedError
+    from opa_bindings.engine import OpaEngine
 except ImportError as exc:  # pragma: no cover - the Makefile installs it
     if os.environ.get("FEDGATE_REQUIRE_OPA") == "1":
         raise
@@ -48,14 +49,8 @@ RELEASES: Final = 300
 #: Of those, how many also go through attach mode over REST (one HTTP request each).
 REST_DECISIONS: Final = 60
 TIMEOUT_S: Final = 30.0
-UNDEFINED: Final = "<undefined>"
-ERROR: Final = "<error>"
 WRITES: Final = frozenset({"PUT", "DELETE", "PATCH"})
 _PACKAGE = re.compile(r"^package\s+([\w.]+)", re.MULTILINE)
-
-
-def canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 @pytest.fixture(scope="module")
@@ -96,24 +91,6 @@ def inputs(bundle: PolicyBundle, embedded: RegorusEvaluator) -> list[tuple[str, 
     plans = gen.plan_inputs(bundle, count=PLANS)
     releases = gen.release_inputs(bundle, lambda doc: embedded.evaluate(gen.PLAN_RULE, doc), count=RELEASES)
     return [(gen.PLAN_RULE, doc) for doc in plans] + [(gen.RELEASE_RULE, doc) for doc in releases]
-
-
-def embedded_outcome(evaluator: RegorusEvaluator, rule: str, doc: dict[str, Any]) -> str:
-    try:
-        return canonical(evaluator.evaluate(rule, doc))
-    except UndefinedDecision:
-        return UNDEFINED
-    except PolicyEvaluationError:
-        return ERROR
-
-
-def opa_outcome(engine: Any, rule: str, doc: dict[str, Any]) -> str:
-    try:
-        return canonical(engine.eval_document(rule, input=doc))
-    except OpaUndefinedError:
-        return UNDEFINED
-    except OpaError:
-        return ERROR
 
 
 # -- the tarball -----------------------------------------------------------------------------

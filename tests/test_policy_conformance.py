@@ -26,9 +26,10 @@ from fedgate.policy.embedded import RegorusEvaluator, RvmEvaluator
 from fedgate.policy.errors import PolicyEvaluationError, UndefinedDecision
 from fedgate.policy.opa_server import OpaServerEvaluator
 from tests import policy_inputs as gen
+from tests.policy_inputs import ERROR, UNDEFINED, Outcome, canonical, embedded_outcome, opa_outcome
 
 try:
-    from opa_bindings.engine import OpaEngine, OpaError, OpaUndefinedError
+    from opa_bindings.engine import OpaEngine
 except ImportError as exc:  # pragma: no cover - the Makefile installs it
     if os.environ.get("FEDGATE_REQUIRE_OPA") == "1":
         raise
@@ -36,20 +37,12 @@ except ImportError as exc:  # pragma: no cover - the Makefile installs it
 
 from tests.opa_rest import serve_opa_rest  # imports opa_bindings itself
 
-UNDEFINED: Final = "<undefined>"
-ERROR: Final = "<error>"
 PLANS: Final = 6000
 RELEASES: Final = 6000
 #: How many of the generated inputs also go through the OPA-server path (HTTP per decision).
 REST_PLANS: Final = 250
 REST_RELEASES: Final = 250
 SHOW: Final = 5  # mismatches printed in full
-
-Outcome = str  # canonical JSON of the decision, or UNDEFINED, or ERROR
-
-
-def canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 # -- engines ---------------------------------------------------------------------------------------
@@ -80,26 +73,6 @@ def opa(bundle: PolicyBundle) -> Iterator[Any]:
 @pytest.fixture(scope="module")
 def rvm(bundle: PolicyBundle) -> RvmEvaluator:
     return RvmEvaluator(bundle.policy_modules, bundle.data, (gen.PLAN_RULE, gen.RELEASE_RULE))
-
-
-def embedded_outcome(
-    evaluator: RegorusEvaluator | RvmEvaluator, rule: str, input_doc: dict[str, Any]
-) -> Outcome:
-    try:
-        return canonical(evaluator.evaluate(rule, input_doc))
-    except UndefinedDecision:
-        return UNDEFINED
-    except PolicyEvaluationError:
-        return ERROR
-
-
-def opa_outcome(engine: Any, rule: str, input_doc: dict[str, Any]) -> Outcome:
-    try:
-        return canonical(engine.eval_document(rule, input=input_doc))
-    except OpaUndefinedError:
-        return UNDEFINED
-    except OpaError:
-        return ERROR
 
 
 # -- inputs ----------------------------------------------------------------------------------------
