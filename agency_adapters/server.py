@@ -1,6 +1,7 @@
 """The adapter gRPC server: one per agency, over that agency's own database.
 
-It answers only the gateway (checked from the client certificate), knows
+It answers only the gateway (checked from the client certificate, and against
+the CA's CRL when one is configured: a revoked gateway certificate is refused), knows
 nothing about policy, and returns exactly the fields asked for: a category or
 field it does not serve is ``INVALID_ARGUMENT``. Database work runs in a small
 thread pool so one slow query never blocks the event loop. The standard health
@@ -24,6 +25,7 @@ from agency_adapters.source import RecordSource, UnknownFieldError
 from fedgate import convert
 from fedgate.health import HealthWatch
 from fedgate.identity import IdentityError, identity_from_auth_context
+from fedgate.revocation import RevocationError, RevocationList
 from fedgate.v1 import adapter_pb2, adapter_pb2_grpc
 
 __all__ = ["AdapterService", "build_adapter_server"]
@@ -39,21 +41,41 @@ SERVICE_NAME = adapter_pb2.DESCRIPTOR.services_by_name["AgencyAdapterService"].f
 
 
 class AdapterService(adapter_pb2_grpc.AgencyAdapterServiceServicer):
-    def __init__(self, source: RecordSource, *, trust_domain: str, executor: ThreadPoolExecutor) -> None:
+    def __init__(
+        self,
+        source: RecordSource,
+        *,
+        trust_domain: str,
+        executor: ThreadPoolExecutor,
+        revocation: RevocationList | None = None,
+    ) -> None:
         self._source = source
         self._trust_domain = trust_domain
         self._executor = executor
+        self._revocation = revocation  # None: no CRL configured, certificates are not checked
         self._served = source.categories()
 
     async def Query(  # gRPC method name
         self, request: adapter_pb2.QueryRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> adapter_pb2.QueryResponse:
+        auth_context = context.auth_context()
         try:
-            peer = identity_from_auth_context(context.auth_context(), trust_domain=self._trust_domain)
+            peer = identity_from_auth_context(auth_context, trust_domain=self._trust_domain)
         except IdentityError:
             await context.abort(
                 grpc.StatusCode.UNAUTHENTICATED, "client certificate identifies no fedgate peer"
             )
+        if self._revocation is not None:
+            try:
+                self._revocation.check_auth_context(auth_context)
+            except RevocationError as exc:
+                _log.warning(
+                    "adapter.certificate_refused",
+                    agency=self._source.agency,
+                    spiffe_id=peer.spiffe_id,
+                    problem=str(exc),
+                )
+                await context.abort(grpc.StatusCode.UNAUTHENTICATED, exc.public_message)
         if peer.role != "gateway":
             _log.warning(
                 "adapter.refused_caller", agency=self._source.agency, role=peer.role, caller=peer.name
@@ -127,12 +149,17 @@ def build_adapter_server(
     listen: str,
     credentials: grpc.ServerCredentials,
     trust_domain: str,
+    revocation: RevocationList | None = None,
 ) -> AdapterServer:
-    """Build (not start) an adapter server bound to ``listen`` (``host:0`` picks a port)."""
+    """Build (not start) an adapter server bound to ``listen`` (``host:0`` picks a port).
+
+    ``revocation``, when given, refuses a client certificate on the CA's CRL (the
+    gateway's, revoked) with ``UNAUTHENTICATED``, and every call while the CRL is unusable.
+    """
     executor = ThreadPoolExecutor(max_workers=QUERY_THREADS, thread_name_prefix=f"{source.agency}-db")
     server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
     adapter_pb2_grpc.add_AgencyAdapterServiceServicer_to_server(
-        AdapterService(source, trust_domain=trust_domain, executor=executor), server
+        AdapterService(source, trust_domain=trust_domain, executor=executor, revocation=revocation), server
     )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

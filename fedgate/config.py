@@ -116,6 +116,7 @@ class DeploymentConfig:
     gateway: GatewayConfig
     audit: AuditConfig
     adapters: dict[str, AdapterConfig]
+    crl: Path | None = None  # [tls] crl: the CA's CRL, checked by the gateway and adapters; None = none
 
     @property
     def metrics_listen(self) -> str | None:
@@ -347,6 +348,7 @@ def load_config(path: Path, environ: Mapping[str, str] = os.environ) -> Deployme
     trust_domain = top.get("trust_domain", str, DEFAULT_TRUST_DOMAIN)
     tls = _Section(path, "tls", top.get("tls", dict), env)
     ca = tls.file("ca")
+    crl = tls.optional_file("crl")
     tls.done()
     gw = _Section(path, "gateway", top.get("gateway", dict), env)
     engine = gw.get("policy_engine", str, "embedded")
@@ -396,7 +398,13 @@ def load_config(path: Path, environ: Mapping[str, str] = os.environ) -> Deployme
         s.done()
     top.done()
     return DeploymentConfig(
-        source=path, trust_domain=trust_domain, ca=ca, gateway=gateway, audit=audit, adapters=adapters
+        source=path,
+        trust_domain=trust_domain,
+        ca=ca,
+        gateway=gateway,
+        audit=audit,
+        adapters=adapters,
+        crl=crl,
     )
 
 
@@ -452,6 +460,7 @@ def render_config(
         "",
         "[tls]",
         f'ca = "{pki_dir / "ca.pem"}"',
+        f'crl = "{pki_dir / "crl.pem"}"',
         "",
         "[gateway]",
         f'listen = "127.0.0.1:{gateway_port}"',

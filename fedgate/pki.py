@@ -21,13 +21,17 @@ hence both EKUs. It reaches an adapter with ``<name>.adapter.<td>`` as the TLS
 target name (``fedgate.tls.channel_options_for_adapter``), so an adapter
 presenting another agency's certificate fails the handshake.
 
+Revocation: ``init_pki`` writes an empty CRL (``crl.pem``, current for
+``CRL_VALIDITY``); ``update_crl`` (``fedgate pki revoke``) adds serials to it
+and re-signs it. Checking peers against it is ``fedgate.revocation``.
+
 Pure ``cryptography``: no gRPC import. IO is limited to ``init_pki``,
-``CertificateAuthority.load``/``save``, ``IssuedCertificate.write`` and
-``issue_crl``. Private keys are unencrypted ECDSA P-256 PEM files (gRPC cannot
-read encrypted ones) protected by file mode 0600 in 0700 directories; keeping
-the CA key offline or in an HSM is an operator's job, not this module's.
-Not here: revocation checking (gRPC Python does not take a CRL yet), name
-constraints on the CA, key rotation.
+``CertificateAuthority.load``/``save``, ``IssuedCertificate.write``,
+``issue_crl`` and ``update_crl``. Private keys are unencrypted ECDSA P-256 PEM
+files (gRPC cannot read encrypted ones) protected by file mode 0600 in 0700
+directories; keeping the CA key offline or in an HSM is an operator's job, not
+this module's. Not here: revocation checking, name constraints on the CA, key
+rotation.
 
 Errors::
 
@@ -36,11 +40,12 @@ Errors::
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import secrets
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
@@ -56,6 +61,7 @@ from fedgate.model import AGENCIES
 
 __all__ = [
     "CLOCK_SKEW_ALLOWANCE",
+    "CRL_VALIDITY",
     "DEFAULT_TRUST_DOMAIN",
     "DEFAULT_VALIDITY_DAYS",
     "CertKind",
@@ -66,6 +72,7 @@ __all__ = [
     "PKILayout",
     "adapter_dns_name",
     "init_pki",
+    "update_crl",
 ]
 
 CertKind = Literal["gateway", "agency", "adapter", "auditor"]
@@ -148,6 +155,11 @@ class PKILayout:
     @property
     def ca_key(self) -> Path:
         return self.root / "ca.key"
+
+    @property
+    def crl(self) -> Path:
+        """The CA's certificate revocation list (PEM); ``init_pki`` writes an empty one."""
+        return self.root / "crl.pem"
 
     @property
     def gateway(self) -> CertPaths:
@@ -332,21 +344,32 @@ class CertificateAuthority:
         )
 
     def issue_crl(
-        self, revoked_serials: Iterable[int], path: Path, *, crl_number: int | None = None
+        self,
+        revoked_serials: Iterable[int],
+        path: Path,
+        *,
+        crl_number: int | None = None,
+        validity: dt.timedelta = CRL_VALIDITY,
+        revoked_at: Mapping[int, dt.datetime] | None = None,
     ) -> x509.CertificateRevocationList:
-        """Sign a CRL revoking ``revoked_serials`` now, write it to ``path`` as PEM, and return it.
+        """Sign a CRL revoking ``revoked_serials``, write it to ``path`` as PEM, and return it.
 
         ``crl_number`` defaults to the current time in microseconds, which keeps it
-        increasing across CRLs from one CA as RFC 5280 requires.
+        increasing across CRLs from one CA as RFC 5280 requires. The CRL is current
+        for ``validity`` (its nextUpdate); a serial's revocation date is taken from
+        ``revoked_at`` when given there, else now.
         """
+        if validity <= dt.timedelta(0):
+            raise PKIError("CRL validity must be positive")
         now = _now()
         number = crl_number if crl_number is not None else time.time_ns() // 1000
+        dates = revoked_at or {}
         ca_ski = self.certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
         builder = (
             x509.CertificateRevocationListBuilder()
             .issuer_name(self.certificate.subject)
             .last_update(now)
-            .next_update(now + CRL_VALIDITY)
+            .next_update(now + validity)
             .add_extension(x509.CRLNumber(number), critical=False)
             .add_extension(
                 x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False
@@ -354,7 +377,10 @@ class CertificateAuthority:
         )
         for serial in sorted(set(revoked_serials)):
             builder = builder.add_revoked_certificate(
-                x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(now).build()
+                x509.RevokedCertificateBuilder()
+                .serial_number(serial)
+                .revocation_date(dates.get(serial, now))
+                .build()
             )
         crl = builder.sign(self.private_key, hashes.SHA256())
         _write_file(path, crl.public_bytes(serialization.Encoding.PEM), _PUBLIC_FILE_MODE)
@@ -366,6 +392,45 @@ def adapter_dns_name(agency: str, trust_domain: str = DEFAULT_TRUST_DOMAIN) -> s
     _check_name(agency, "agency")
     _check_trust_domain(trust_domain)
     return f"{agency}.adapter.{trust_domain}"
+
+
+def update_crl(
+    layout: PKILayout,
+    *,
+    revoke: Iterable[int] = (),
+    validity: dt.timedelta = CRL_VALIDITY,
+) -> x509.CertificateRevocationList:
+    """Re-sign ``layout.crl`` with the layout's CA, adding the serials in ``revoke``.
+
+    Entries already on the CRL are kept with their revocation dates; the existing
+    CRL must be signed by this CA (a missing one counts as empty). The new CRL's
+    number is above the old one's, and it is current for ``validity``. With nothing
+    to add this just renews the CRL before its nextUpdate.
+    """
+    ca = layout.certificate_authority()
+    previous: dict[int, dt.datetime] = {}
+    previous_number = -1
+    if layout.crl.exists():
+        try:
+            old = x509.load_pem_x509_crl(layout.crl.read_bytes())
+        except OSError as exc:
+            raise PKIError(f"cannot read CRL {layout.crl}: {exc.strerror}") from None
+        except ValueError:
+            raise PKIError(f"{layout.crl} does not hold a PEM CRL; move it away to start afresh") from None
+        ca_key = ca.certificate.public_key()
+        assert isinstance(ca_key, ec.EllipticCurvePublicKey)  # CertificateAuthority holds an EC key
+        if old.issuer != ca.certificate.subject or not old.is_signature_valid(ca_key):
+            raise PKIError(f"CRL {layout.crl} is not signed by the CA {layout.ca_cert}")
+        previous = {entry.serial_number: entry.revocation_date_utc for entry in old}
+        with contextlib.suppress(x509.ExtensionNotFound):
+            previous_number = old.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+    serials = set(previous)
+    for serial in revoke:
+        if serial < 1:
+            raise PKIError(f"a certificate serial number is a positive integer, not {serial}")
+        serials.add(serial)
+    number = max(previous_number + 1, time.time_ns() // 1000)
+    return ca.issue_crl(serials, layout.crl, crl_number=number, validity=validity, revoked_at=previous)
 
 
 def init_pki(
@@ -406,6 +471,7 @@ def init_pki(
     )
     ca = CertificateAuthority.create(trust_domain=trust_domain, validity_days=validity_days)
     ca.save(layout.ca_cert, layout.ca_key)
+    ca.issue_crl((), layout.crl)
     ca.issue("gateway", "gateway", validity_days=validity_days).write(layout.gateway.cert.parent)
     # Intermediate directories too: ``mkdir(parents=True)`` would give them the umask's mode.
     for group in ("agencies", "adapters", "auditors"):

@@ -15,6 +15,7 @@ from fedgate.config import DeploymentConfig
 from fedgate.keys import load_log_signer, load_tag_key
 from fedgate.policy.bundle import load_bundle
 from fedgate.policy.opa_server import OpaServerEvaluator
+from fedgate.revocation import RevocationList
 from fedgate.tls import channel_credentials, server_credentials
 from gateway.audit_store import SQLAuditStore
 from gateway.fanout import AdapterPool
@@ -22,13 +23,14 @@ from gateway.policy import FailClosedPolicy
 from gateway.policy_rego import RegoPolicyEngine
 from gateway.server import GatewayServer, build_gateway_server
 
-__all__ = ["build_adapter", "build_gateway", "serve_until_signalled"]
+__all__ = ["build_adapter", "build_gateway", "load_revocation", "serve_until_signalled"]
 
 _log = structlog.get_logger(__name__)
 
 
 def build_gateway(config: DeploymentConfig, *, listen: str | None = None) -> GatewayServer:
     gw = config.gateway
+    revocation = load_revocation(config)  # a bad CRL stops the start before anything is opened
     bundle = load_bundle(gw.policy_bundle)  # an invalid bundle stops the gateway here
     opa = None
     if gw.policy_engine == "opa":
@@ -74,11 +76,13 @@ def build_gateway(config: DeploymentConfig, *, listen: str | None = None) -> Gat
         record_activation=True,
         metrics_listen=gw.metrics_listen,
         log_key_file=audit.log_key,
+        revocation=revocation,
     )
 
 
 def build_adapter(config: DeploymentConfig, agency: str, *, listen: str | None = None) -> AdapterServer:
     ac = config.adapters[agency]
+    revocation = load_revocation(config)
     mapping = load_mapping(ac.mapping, data_dir=ac.data_dir, database_url=ac.database_url)
     source = SQLRecordSource(mapping)
     return build_adapter_server(
@@ -86,7 +90,21 @@ def build_adapter(config: DeploymentConfig, agency: str, *, listen: str | None =
         listen=listen or ac.listen,
         credentials=server_credentials(ac.cert, ac.key, config.ca),
         trust_domain=config.trust_domain,
+        revocation=revocation,
     )
+
+
+def load_revocation(config: DeploymentConfig) -> RevocationList | None:
+    """The ``[tls] crl`` of ``config``, loaded and checked against ``[tls] ca``; None if none is configured.
+
+    Raises ``fedgate.revocation.CRLError`` (naming the file) for a CRL that is unreadable,
+    not signed by the CA, or expired, so the server does not start.
+    """
+    if config.crl is None:
+        return None
+    revocation = RevocationList.load(config.crl, config.ca)
+    _log.info("revocation.loaded", crl=str(config.crl), revoked=len(revocation.revoked_serials))
+    return revocation
 
 
 async def serve_until_signalled(

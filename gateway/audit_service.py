@@ -3,7 +3,8 @@
 Who may see what (roles from the client certificate): an ``auditor`` sees every
 entry; an ``agency`` system sees every checkpoint and proof (they reveal
 nothing but hashes) and the entries of lookups it made or was asked in; any
-other role is refused. Entries carry no personal data in clear either way.
+other role is refused, and so is a certificate on the CA's CRL (when one is
+configured). Entries carry no personal data in clear either way.
 Store reads run in a worker thread; a store failure is ``UNAVAILABLE``.
 """
 
@@ -15,9 +16,11 @@ from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
 import grpc
+import structlog
 
 from fedgate.audit.merkle import leaf_hash
 from fedgate.identity import IdentityError, PeerIdentity, identity_from_auth_context
+from fedgate.revocation import RevocationError, RevocationList
 from fedgate.v1 import audit_pb2, audit_pb2_grpc
 from gateway.errors import InvalidArgument, PermissionDenied, ServiceUnavailable, Unauthenticated
 from gateway.journal import AuditUnavailable
@@ -28,6 +31,8 @@ __all__ = ["MAX_ENTRIES_PER_CALL", "AuditLogReader", "AuditLogService"]
 MAX_ENTRIES_PER_CALL = 1000
 
 _T = TypeVar("_T")
+
+_log = structlog.get_logger(__name__)
 
 
 class AuditLogReader(Protocol):
@@ -41,15 +46,25 @@ class AuditLogReader(Protocol):
 
 
 class AuditLogService(audit_pb2_grpc.AuditLogServiceServicer):
-    def __init__(self, store: AuditLogReader, *, trust_domain: str) -> None:
+    def __init__(
+        self, store: AuditLogReader, *, trust_domain: str, revocation: RevocationList | None = None
+    ) -> None:
         self._store = store
         self._trust_domain = trust_domain
+        self._revocation = revocation  # None: no CRL configured, certificates are not checked
 
     def _caller(self, context: grpc.aio.ServicerContext[Any, Any]) -> PeerIdentity:
+        auth_context = context.auth_context()
         try:
-            peer = identity_from_auth_context(context.auth_context(), trust_domain=self._trust_domain)
+            peer = identity_from_auth_context(auth_context, trust_domain=self._trust_domain)
         except IdentityError as exc:
             raise Unauthenticated(f"client certificate identifies no fedgate peer: {exc}") from None
+        if self._revocation is not None:
+            try:
+                self._revocation.check_auth_context(auth_context)
+            except RevocationError as exc:
+                _log.warning("audit_log.certificate_refused", spiffe_id=peer.spiffe_id, problem=str(exc))
+                raise Unauthenticated(exc.public_message) from None
         if peer.role not in ("auditor", "agency"):
             raise PermissionDenied(f"a {peer.role} certificate may not read the audit log")
         return peer

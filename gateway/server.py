@@ -27,6 +27,7 @@ from grpc_reflection.v1alpha import reflection
 from fedgate.audit.entry import PendingEntry
 from fedgate.health import HealthWatch
 from fedgate.metrics import GatewayMetrics, MetricsServer, serve_metrics
+from fedgate.revocation import RevocationList
 from fedgate.v1 import audit_pb2, audit_pb2_grpc, gateway_pb2, gateway_pb2_grpc
 from gateway.audit_service import AuditLogService
 from gateway.audit_store import AuditStore
@@ -135,6 +136,7 @@ def build_gateway_server(
     metrics: GatewayMetrics | None = None,
     metrics_listen: str | None = None,
     log_key_file: Path | None = None,
+    revocation: RevocationList | None = None,
 ) -> GatewayServer:
     """Build (not start) the gateway. ``audit_writer`` replaces the group committer (tests only).
 
@@ -144,6 +146,9 @@ def build_gateway_server(
     ``metrics`` instruments the gateway (see the module docstring); ``metrics_listen``
     (``host:port``) serves them over HTTP while the gateway runs, with a fresh
     ``GatewayMetrics`` if none is given. Neither: no metrics, as before.
+
+    ``revocation`` (the CA's CRL) makes the lookup and audit log services refuse a
+    revoked client certificate with ``UNAUTHENTICATED``; None checks no CRL.
     """
     if metrics_listen is not None and metrics is None:
         metrics = GatewayMetrics()
@@ -167,11 +172,12 @@ def build_gateway_server(
             trust_domain=trust_domain,
             adapter_timeout_s=adapter_timeout_s,
             metrics=metrics,
+            revocation=revocation,
         ),
         server,
     )
     audit_pb2_grpc.add_AuditLogServiceServicer_to_server(
-        AuditLogService(store, trust_domain=trust_domain), server
+        AuditLogService(store, trust_domain=trust_domain, revocation=revocation), server
     )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

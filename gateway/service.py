@@ -1,6 +1,8 @@
 """The federated lookup, step by step (numbers match DESIGN.md "The lookup").
 
-1. Who is asking: the agency named in the verified client certificate.
+1. Who is asking: the agency named in the verified client certificate, which
+   must not be on the CA's CRL (when one is configured); a revoked certificate
+   is ``UNAUTHENTICATED`` and, like any refusal before step 3, not audited.
 2. Validate the request (``gateway.validation``); bad input is refused with
    ``INVALID_ARGUMENT`` before it reaches policy, and is not audited (it
    disclosed nothing and decided nothing; it is logged without values).
@@ -31,6 +33,7 @@ from fedgate import convert
 from fedgate.audit.commitments import CommitmentError
 from fedgate.identity import IdentityError, PeerIdentity, identity_from_auth_context
 from fedgate.model import AGENCIES, AgencyStatus, Record
+from fedgate.revocation import RevocationError
 from fedgate.v1 import gateway_pb2, gateway_pb2_grpc
 from gateway.answer import AgencyAnswer
 from gateway.audit_entries import lookup_entries
@@ -42,6 +45,7 @@ from gateway.validation import LookupQuery, PurposeRegister, validate_lookup
 
 if TYPE_CHECKING:
     from fedgate.metrics import GatewayMetrics
+    from fedgate.revocation import RevocationList
 
 __all__ = ["AgencyAnswer", "LookupService"]
 
@@ -67,8 +71,10 @@ class LookupService(gateway_pb2_grpc.FederatedLookupServiceServicer):
         trust_domain: str,
         adapter_timeout_s: float = 2.0,
         metrics: GatewayMetrics | None = None,
+        revocation: RevocationList | None = None,
     ) -> None:
         self._metrics = metrics
+        self._revocation = revocation  # None: no CRL configured, certificates are not checked
         self._policy = policy
         self._adapters = adapters
         self._audit = audit
@@ -79,10 +85,18 @@ class LookupService(gateway_pb2_grpc.FederatedLookupServiceServicer):
 
     # 1. identity ---------------------------------------------------------------------------
     def _requester(self, context: grpc.aio.ServicerContext[Any, Any]) -> PeerIdentity:
+        auth_context = context.auth_context()
         try:
-            identity = identity_from_auth_context(context.auth_context(), trust_domain=self._trust_domain)
+            identity = identity_from_auth_context(auth_context, trust_domain=self._trust_domain)
         except IdentityError as exc:
             raise Unauthenticated(f"client certificate does not identify an agency system: {exc}") from None
+        if self._revocation is not None:
+            try:
+                self._revocation.check_auth_context(auth_context)
+            except RevocationError as exc:
+                # The peer learns only that it is refused; the log says which system and why.
+                _log.warning("lookup.certificate_refused", spiffe_id=identity.spiffe_id, problem=str(exc))
+                raise Unauthenticated(exc.public_message) from None
         if identity.role != "agency" or identity.name not in AGENCIES:
             raise PermissionDenied(f"a {identity.role} certificate may not make lookups")
         return identity

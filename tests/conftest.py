@@ -30,6 +30,7 @@ from fedgate.metrics import GatewayMetrics
 from fedgate.model import AGENCIES
 from fedgate.pki import PKILayout, init_pki
 from fedgate.policy.bundle import load_bundle
+from fedgate.revocation import RevocationList
 from fedgate.tls import channel_credentials, server_credentials
 from gateway.audit_store import SQLAuditStore
 from gateway.fanout import AdapterPool
@@ -156,6 +157,7 @@ async def start_adapter(
     *,
     cert_agency: str | None = None,
     database_url: str | None = None,
+    revocation: RevocationList | None = None,
 ) -> AdapterServer:
     mapping = load_mapping(default_mapping_path(agency), data_dir=data_dir, database_url=database_url)
     paths = pki.adapter_server(cert_agency or agency)
@@ -164,6 +166,7 @@ async def start_adapter(
         listen="127.0.0.1:0",
         credentials=server_credentials(paths.cert, paths.key, pki.ca_cert),
         trust_domain=TRUST_DOMAIN,
+        revocation=revocation,
     )
     await server.start()
     return server
@@ -180,16 +183,18 @@ async def start_deployment(
     adapter_timeout_s: float = 2.0,
     metrics: GatewayMetrics | None = None,
     log_key_file: Path | None = None,
+    revocation: RevocationList | None = None,
 ) -> Deployment:
     """Start the six real adapters (unless ``addresses`` overrides some) and the gateway.
 
     ``metrics`` instruments the gateway (no endpoint: serve or read them in the test).
+    ``revocation`` (a CRL) is checked by the gateway and by every adapter started here.
     """
     adapters: dict[str, AdapterServer] = {}
     resolved: dict[str, str] = dict(addresses or {})
     for agency in AGENCIES:
         if agency not in resolved:
-            adapters[agency] = await start_adapter(pki, data_dir, agency)
+            adapters[agency] = await start_adapter(pki, data_dir, agency, revocation=revocation)
             resolved[agency] = f"127.0.0.1:{adapters[agency].port}"
     gw = pki.gateway
     signer = Signer.generate(AUDIT_ORIGIN)
@@ -209,6 +214,7 @@ async def start_deployment(
         adapter_timeout_s=adapter_timeout_s,
         metrics=metrics,
         log_key_file=log_key_file,
+        revocation=revocation,
     )
     try:
         await gateway.start()

@@ -11,7 +11,7 @@ from fedgate.model import AGENCIES
 
 
 def _files(tmp_path: Path) -> Path:
-    for rel in ("ca.pem", "gateway/cert.pem", "gateway/key.pem"):
+    for rel in ("ca.pem", "crl.pem", "gateway/cert.pem", "gateway/key.pem"):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text("pem")
     (tmp_path / "keys").mkdir(exist_ok=True)
