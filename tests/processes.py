@@ -110,3 +110,114 @@ def serving(adapters_config: Path, gateway_configs: Sequence[Path], pki_root: Pa
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+
+
+# -- single processes, for tests that kill and restart one (additive to `serving`) ---------------
+
+
+def spawn_server(*args: str, log: Path | None = None) -> subprocess.Popen[bytes]:
+    """`fedgate serve ARGS` as a process (JSON logs to ``log`` if given, else discarded)."""
+    env = {**os.environ, "FEDGATE_LOG_FORMAT": "json"}
+    if log is None:
+        return subprocess.Popen(
+            [*FEDGATE, "serve", *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+    with log.open("ab") as out:  # the child keeps its own descriptor; ours closes here
+        return subprocess.Popen([*FEDGATE, "serve", *args], env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+def stop_processes(procs: Sequence[subprocess.Popen[bytes]], *, grace_s: float = 20) -> None:
+    """SIGTERM every process still running, wait up to ``grace_s`` each, SIGKILL what remains."""
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+def adapter_addresses(config: Path) -> list[str]:
+    """The adapters' listen addresses in ``config``, in `AGENCIES` order."""
+    text = config.read_text()
+    addresses = []
+    for agency in AGENCIES:
+        match = re.search(rf'(?ms)^\[adapters\.{agency}\]$.*?^address = "(127\.0\.0\.1:\d+)"$', text)
+        assert match is not None, agency
+        addresses.append(match.group(1))
+    return addresses
+
+
+def wait_listening(
+    addresses: Sequence[str], procs: Sequence[subprocess.Popen[bytes]], *, timeout_s: float = 60
+) -> None:
+    """Wait until each loopback address accepts TCP connections; fail if a process exits first."""
+    deadline = time.monotonic() + timeout_s
+    for address in addresses:
+        host, port = address.rsplit(":", 1)
+        while True:
+            with socket.socket() as s:
+                s.settimeout(1)
+                if s.connect_ex((host, int(port))) == 0:
+                    break
+            assert time.monotonic() < deadline, f"{address} never listened"
+            assert all(p.poll() is None for p in procs), "a server process exited early"
+            time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def serving_adapters(config: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """The six adapters of ``config`` as processes, listening; stopped (SIGTERM) when the block ends."""
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        for agency in AGENCIES:
+            procs.append(spawn_server("adapter", agency, "--config", str(config)))
+        wait_listening(adapter_addresses(config), procs)
+        yield procs
+    finally:
+        stop_processes(procs)
+
+
+class GatewayProcess:
+    """One `fedgate serve gateway --config CONFIG` process that a test may SIGKILL and start again.
+
+    ``start`` waits until `fedgate health` answers; ``kill`` is SIGKILL (no shutdown code runs);
+    ``stop`` is SIGTERM with a grace period, then SIGKILL. Use as a context manager so the
+    process never outlives the test.
+    """
+
+    def __init__(self, config: Path, pki_root: Path, *, log: Path | None = None) -> None:
+        self.config = config
+        self.address = gateway_address(config)
+        self._pki_root = pki_root
+        self._log = log
+        self.popen: subprocess.Popen[bytes] | None = None
+
+    def start(self, *, timeout_s: float = 60) -> None:
+        assert self.popen is None or self.popen.poll() is not None, "gateway already running"
+        self.popen = spawn_server("gateway", "--config", str(self.config), log=self._log)
+        deadline = time.monotonic() + timeout_s
+        while run(
+            "health", self.address, "--pki", str(self._pki_root), "--as-role", "gateway", timeout=30
+        ).returncode:
+            assert time.monotonic() < deadline, f"{self.address} never became healthy"
+            assert self.popen.poll() is None, "the gateway process exited early"
+            time.sleep(0.2)
+
+    def kill(self) -> int:
+        """SIGKILL the process and reap it; returns its exit status (``-SIGKILL``)."""
+        assert self.popen is not None
+        self.popen.send_signal(signal.SIGKILL)
+        return self.popen.wait(timeout=30)
+
+    def stop(self, *, grace_s: float = 20) -> None:
+        if self.popen is not None:
+            stop_processes([self.popen], grace_s=grace_s)
+
+    def __enter__(self) -> GatewayProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
