@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import sys
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -230,8 +231,60 @@ def pki_init(
         raise _fail(str(exc)) from None
     typer.echo(
         f"PKI written to {directory} (CA, gateway, {len(AGENCIES)} agency systems, "
-        f"{len(AGENCIES)} adapters, auditor)"
+        f"{len(AGENCIES)} adapters, auditor, empty CRL)"
     )
+
+
+@pki_app.command("revoke")
+def pki_revoke(
+    directory: Annotated[Path, typer.Argument(help="PKI directory made by 'fedgate pki init'.")],
+    serial: Annotated[
+        list[str] | None,
+        typer.Option(help="Serial number to revoke, decimal or 0x-hex (repeatable)."),
+    ] = None,
+    cert: Annotated[list[Path] | None, typer.Option(help="Certificate file to revoke (repeatable).")] = None,
+    next_update_days: Annotated[
+        int, typer.Option(help="Days until the CRL's nextUpdate; re-run before then.", min=1, max=366)
+    ] = 7,
+) -> None:
+    """Add certificates to DIRECTORY/crl.pem and re-sign it with the CA key (none given: just renew it).
+
+    Servers configured with '[tls] crl' pick the new file up at their next call, without a restart.
+    """
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature
+
+    from fedgate.pki import PKIError, PKILayout, update_crl
+
+    serials: list[int] = []
+    for text in serial or []:
+        try:
+            serials.append(int(text, 0))
+        except ValueError:
+            raise _fail(f"--serial {text!r} is not a decimal or 0x-hex integer") from None
+    layout = PKILayout(directory)
+    for path in cert or []:
+        try:
+            leaf = x509.load_pem_x509_certificate(path.read_bytes())
+            ca = x509.load_pem_x509_certificate(layout.ca_cert.read_bytes())
+        except OSError as exc:
+            raise _fail(f"cannot read {exc.filename}: {exc.strerror}") from None
+        except ValueError:
+            raise _fail(f"{path} or {layout.ca_cert} does not hold a PEM certificate") from None
+        try:
+            leaf.verify_directly_issued_by(ca)
+        except (ValueError, TypeError, InvalidSignature):
+            raise _fail(f"{path} was not issued by the CA in {directory}") from None
+        serials.append(leaf.serial_number)
+    try:
+        crl = update_crl(layout, revoke=serials, validity=dt.timedelta(days=next_update_days))
+    except PKIError as exc:
+        raise _fail(str(exc)) from None
+    added = ", ".join(f"{s:#x}" for s in serials) or "none"
+    next_update = crl.next_update_utc.isoformat() if crl.next_update_utc else "?"
+    typer.echo(f"{layout.crl}: {len(crl)} revoked (added: {added}); next update {next_update}")
 
 
 # --- data ---------------------------------------------------------------------------------
@@ -293,6 +346,17 @@ def _load(config: Path) -> object:
         raise _fail(str(exc)) from None
 
 
+def _serve(main: Callable[[], Coroutine[Any, Any, None]], what: str) -> None:
+    """Run a server; a start-up failure (bundle, CRL, OPA digest, a port in use) is one line, exit 1."""
+    from fedgate.policy.errors import PolicyBundleError, PolicyEvaluationError
+    from fedgate.revocation import RevocationError
+
+    try:
+        asyncio.run(main())
+    except (PolicyBundleError, PolicyEvaluationError, RevocationError, OSError) as exc:
+        raise _fail(f"{what} did not start: {exc}", code=1) from None
+
+
 @serve_app.command("gateway")
 def serve_gateway(config: Annotated[Path, typer.Option(help="Deployment TOML file.")]) -> None:
     """Run the federated lookup gateway until SIGINT/SIGTERM."""
@@ -307,7 +371,7 @@ def serve_gateway(config: Annotated[Path, typer.Option(help="Deployment TOML fil
     async def main() -> None:
         await serve_until_signalled(build_gateway(cfg), name="gateway")
 
-    asyncio.run(main())
+    _serve(main, "gateway")
 
 
 @serve_app.command("adapter")
@@ -329,7 +393,7 @@ def serve_adapter(
     async def main() -> None:
         await serve_until_signalled(build_adapter(cfg, agency), name=f"adapter:{agency}")
 
-    asyncio.run(main())
+    _serve(main, f"adapter {agency}")
 
 
 @config_app.command("local")

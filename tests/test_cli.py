@@ -195,3 +195,28 @@ def test_key_rotation_fails_stale_gateway_closed_and_verifies(
     report = json.loads(verified.stdout)
     assert report["entries"] == 7  # policy_activation, 5 lookup entries, the key rotation
     assert len(report["key_ids"]) == 2
+
+
+def test_serve_gateway_start_failure_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    """A gateway that cannot start (an unusable CRL, an empty policy bundle, ...) exits 1 with one line."""
+    from fedgate.config import render_config
+
+    for rel in ("ca.pem", "crl.pem", "gateway/cert.pem", "gateway/key.pem", "keys/log.key", "keys/tag.key"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("x")
+    (tmp_path / "empty-bundle").mkdir()
+    text = render_config(
+        pki_dir=tmp_path,
+        data_dir=tmp_path / "data",
+        keys_dir=tmp_path / "keys",
+        gateway_port=0,
+        adapter_ports={},
+    )
+    config = tmp_path / "f.toml"
+    config.write_text(
+        text.replace("[gateway]", f'[gateway]\npolicy_bundle = "{tmp_path / "empty-bundle"}"', 1)
+    )
+    result = _run("serve", "gateway", "--config", str(config))
+    assert result.returncode == 1, result.stderr
+    assert "gateway did not start" in result.stderr
+    assert "Traceback" not in result.stderr
