@@ -72,8 +72,37 @@ def _internal(correlation_id: str) -> grpc.Status:
 Behaviour = Callable[[Any, grpc.aio.ServicerContext[Any, Any]], Awaitable[Any]]
 
 
+class _Undecodable:
+    """Stands for a request body that did not decode as the method's message."""
+
+    __slots__ = ()
+
+
+_UNDECODABLE = _Undecodable()
+
+
+def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    """grpc.aio decodes the body before any interceptor code runs and answers UNKNOWN, naming
+    the exception class, when that fails (invalid UTF-8, a corrupt wire format). Decode here
+    instead, so such a body is an INVALID_ARGUMENT like any other malformed request."""
+    if deserializer is None:
+        return None
+
+    def deserialize(data: bytes) -> Any:
+        try:
+            return deserializer(data)
+        except Exception:  # DecodeError, or whatever the generated parser raises
+            return _UNDECODABLE
+
+    return deserialize
+
+
 def _wrap(behaviour: Behaviour) -> Behaviour:
     async def wrapped(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        if request is _UNDECODABLE:
+            await context.abort_with_status(
+                status_for(InvalidArgument("request", "is not a valid message of this method's type"))
+            )
         try:
             return await behaviour(request, context)
         except GatewayError as exc:
@@ -99,6 +128,6 @@ class ErrorMappingInterceptor(grpc.aio.ServerInterceptor):
             return handler
         return grpc.unary_unary_rpc_method_handler(
             _wrap(handler.unary_unary),  # type: ignore[arg-type]  # aio handlers are coroutines
-            request_deserializer=handler.request_deserializer,
+            request_deserializer=_tolerant(handler.request_deserializer),
             response_serializer=handler.response_serializer,
         )

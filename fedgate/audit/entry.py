@@ -197,6 +197,7 @@ def parse_entry(data: bytes) -> dict[str, Any]:
     if not isinstance(value.get("time"), str):
         raise EntryFormatError("time: missing")
     parse_time(value["time"])
-    if value.get("kind") not in ENTRY_KINDS:
+    kind = value.get("kind")
+    if not isinstance(kind, str) or kind not in ENTRY_KINDS:
         raise EntryFormatError("kind: not an entry kind")
     return value

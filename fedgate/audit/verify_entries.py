@@ -87,7 +87,9 @@ def _erasure(seq: int, entry: Mapping[str, Any]) -> tuple[int, int, tuple[str, .
     target, names = erases.get("seq"), erases.get("openings")
     if type(target) is not int or not 0 <= target < seq:
         raise EntryFormatError("erases.seq: not the seq of an earlier entry")
-    if not isinstance(names, list) or not names or len(set(names)) != len(names):
+    if not isinstance(names, list) or not names or not all(isinstance(name, str) for name in names):
+        raise EntryFormatError("erases.openings: not a non-empty list of names")
+    if len(set(names)) != len(names):
         raise EntryFormatError("erases.openings: not a non-empty list without repeats")
     if not all(name in OPENING_NAMES for name in names):
         raise EntryFormatError("erases.openings: holds a name that is not an opening name")

@@ -184,6 +184,10 @@ def _yaml(rel: str, raw: bytes) -> Any:
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
         problem = getattr(exc, "problem", None) or "not valid YAML"
         raise PolicyBundleError(f"{rel}{where}: {problem}") from None
+    except (ValueError, KeyError, AttributeError, TypeError, OverflowError, RecursionError) as exc:
+        # PyYAML's constructors raise these for values such as `!!int abc`, a date 2023-13-45,
+        # a 5,000-digit integer, or nesting deeper than Python's recursion limit.
+        raise PolicyBundleError(f"{rel}: not valid YAML ({type(exc).__name__})") from None
 
 
 def _dates_to_text(value: Any) -> Any:

@@ -57,6 +57,9 @@ class PurposeRegister:
             data = yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506  # a SafeLoader subclass
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
             raise PurposeRegisterError(f"{path}: cannot read purpose register: {exc}") from exc
+        except (ValueError, KeyError, AttributeError, TypeError, OverflowError, RecursionError) as exc:
+            # PyYAML's constructors raise these for values such as `!!int abc` or 2023-13-45.
+            raise PurposeRegisterError(f"{path}: not valid YAML ({type(exc).__name__})") from None
         return cls(_parse_register(data, str(path)))
 
     @classmethod
@@ -82,7 +85,23 @@ class UniqueKeyLoader(yaml.SafeLoader):
     and could drop its ``emergency_only`` restriction.
     """
 
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        # Aliases (*name) are refused: policy files have no use for them, and expanding them
+        # unchecked lets a few hundred bytes become gigabytes ("billion laughs") or a cycle.
+        if self.check_event(yaml.events.AliasEvent):
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                "YAML aliases (*name) are not allowed in policy files",
+                self.peek_event().start_mark,  # type: ignore[no-untyped-call]
+            )
+        return super().compose_node(parent, index)
+
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Hashable, Any]:
+        if not isinstance(node, yaml.MappingNode):  # e.g. `!!map x`, `!!set [1]`
+            raise yaml.constructor.ConstructorError(
+                None, None, f"expected a mapping, found a {node.id}", node.start_mark
+            )
         seen: set[tuple[str, str]] = set()
         for key_node, _ in node.value:
             if isinstance(key_node, yaml.ScalarNode):
