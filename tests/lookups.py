@@ -27,3 +27,16 @@ def passport_request(
         case_reference=case_reference,
         officer_id=officer_id,
     )
+
+
+def unknown_passport_request() -> gateway_pb2.LookupRequest:
+    """A Customs border-risk lookup of a passport no agency holds."""
+    return passport_request({"passport_number": "ZZ0000001", "passport_country": "NZL"})
+
+
+def statuses(response: gateway_pb2.LookupResponse) -> dict[str, str]:
+    """Each agency's status without the enum prefix, e.g. {"police": "NO_MATCH"}."""
+    return {
+        r.agency: gateway_pb2.AgencyStatus.Name(r.status).removeprefix("AGENCY_STATUS_")
+        for r in response.results
+    }

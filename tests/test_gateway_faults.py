@@ -12,33 +12,19 @@ import grpc
 import pytest
 
 from fedgate.pki import PKILayout
-from fedgate.v1 import common_pb2, gateway_pb2
+from fedgate.v1 import gateway_pb2
 from gateway.policy import FailClosedPolicy
 from tests.conftest import Deployment, start_deployment, stop_deployment
 from tests.fakes import FailingAuditWriter, FakeAdapterService, RaisingPolicy, start_fake_adapter
+from tests.lookups import statuses, unknown_passport_request
 
 
 def _request() -> gateway_pb2.LookupRequest:
-    return gateway_pb2.LookupRequest(
-        subject=common_pb2.Subject(
-            kind=common_pb2.SUBJECT_KIND_PERSON,
-            identifiers=[
-                common_pb2.Identifier(
-                    passport=common_pb2.PassportNumber(number="ZZ0000001", issuing_country="NZL")
-                )
-            ],
-        ),
-        purpose="BORDER_RISK_ASSESSMENT",
-        case_reference="CASE-1",
-        officer_id="OFF-1",
-    )
+    return unknown_passport_request()
 
 
 def _statuses(response: gateway_pb2.LookupResponse) -> dict[str, str]:
-    return {
-        r.agency: gateway_pb2.AgencyStatus.Name(r.status).removeprefix("AGENCY_STATUS_")
-        for r in response.results
-    }
+    return statuses(response)
 
 
 class _Harness:

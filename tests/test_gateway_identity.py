@@ -8,24 +8,13 @@ import pytest
 from fedgate.client import LookupClient
 from fedgate.pki import PKILayout
 from fedgate.tls import channel_credentials, channel_options_for_adapter
-from fedgate.v1 import adapter_pb2, adapter_pb2_grpc, common_pb2, gateway_pb2, gateway_pb2_grpc
+from fedgate.v1 import adapter_pb2, adapter_pb2_grpc, gateway_pb2, gateway_pb2_grpc
 from tests.conftest import Deployment
+from tests.lookups import unknown_passport_request
 
 
 def _request() -> gateway_pb2.LookupRequest:
-    return gateway_pb2.LookupRequest(
-        subject=common_pb2.Subject(
-            kind=common_pb2.SUBJECT_KIND_PERSON,
-            identifiers=[
-                common_pb2.Identifier(
-                    passport=common_pb2.PassportNumber(number="ZZ0000001", issuing_country="NZL")
-                )
-            ],
-        ),
-        purpose="BORDER_RISK_ASSESSMENT",
-        case_reference="CASE-1",
-        officer_id="OFF-1",
-    )
+    return unknown_passport_request()
 
 
 async def test_requester_is_taken_from_the_certificate(deployment: Deployment) -> None:

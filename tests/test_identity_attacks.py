@@ -42,8 +42,9 @@ from fedgate.model import AGENCIES
 from fedgate.pki import CertificateAuthority, CertPaths, PKIError, PKILayout, init_pki, update_crl
 from fedgate.revocation import CertificateRevoked, CRLError, RevocationList
 from fedgate.tls import channel_credentials, channel_options_for_adapter
-from fedgate.v1 import adapter_pb2, adapter_pb2_grpc, audit_pb2, audit_pb2_grpc, common_pb2, gateway_pb2
+from fedgate.v1 import adapter_pb2, adapter_pb2_grpc, audit_pb2, audit_pb2_grpc, gateway_pb2
 from tests.conftest import Deployment, start_adapter, start_deployment, stop_deployment
+from tests.lookups import statuses, unknown_passport_request
 
 CALL_TIMEOUT_S = 5.0  # bounds a hung call; never a speed assertion
 REVOKED_MESSAGE = "client certificate has been revoked"
@@ -51,27 +52,11 @@ CRL_UNUSABLE_MESSAGE = "revocation status of the client certificate cannot be es
 
 
 def _request() -> gateway_pb2.LookupRequest:
-    """Customs-style lookup of a passport nobody holds: police, immigration and mpi are asked."""
-    return gateway_pb2.LookupRequest(
-        subject=common_pb2.Subject(
-            kind=common_pb2.SUBJECT_KIND_PERSON,
-            identifiers=[
-                common_pb2.Identifier(
-                    passport=common_pb2.PassportNumber(number="ZZ0000001", issuing_country="NZL")
-                )
-            ],
-        ),
-        purpose="BORDER_RISK_ASSESSMENT",
-        case_reference="CASE-1",
-        officer_id="OFF-1",
-    )
+    return unknown_passport_request()
 
 
 def _statuses(response: gateway_pb2.LookupResponse) -> dict[str, str]:
-    return {
-        r.agency: gateway_pb2.AgencyStatus.Name(r.status).removeprefix("AGENCY_STATUS_")
-        for r in response.results
-    }
+    return statuses(response)
 
 
 def _write_crl(pki: PKILayout, path: Path, revoked: Iterable[int] = ()) -> Path:
