@@ -27,11 +27,14 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Final
+
+import pytest
 
 from fedgate.model import AGENCIES
 from fedgate.policy.bundle import PolicyBundle
@@ -488,3 +491,18 @@ def opa_outcome(engine: Any, rule: str, input_doc: dict[str, Any]) -> Outcome:
         return UNDEFINED
     except OpaError:
         return ERROR
+
+
+def opa_engine_class() -> Any:
+    """The real OPA engine (``opa_bindings.engine.OpaEngine``), the test oracle.
+
+    Missing, it skips the calling test module with the reason, unless ``FEDGATE_REQUIRE_OPA=1``
+    (CI), where it fails instead: conformance with real OPA is not optional there.
+    """
+    try:
+        from opa_bindings.engine import OpaEngine
+    except ImportError as exc:  # pragma: no cover - the Makefile installs it
+        if os.environ.get("FEDGATE_REQUIRE_OPA") == "1":
+            raise
+        pytest.skip(f"opa_bindings (the OPA oracle) is not installed: {exc}", allow_module_level=True)
+    return OpaEngine

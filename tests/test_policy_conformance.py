@@ -14,7 +14,6 @@ Without ``opa_bindings`` the module is skipped with the reason, unless ``FEDGATE
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Final
@@ -28,14 +27,9 @@ from fedgate.policy.opa_server import OpaServerEvaluator
 from tests import policy_inputs as gen
 from tests.policy_inputs import ERROR, UNDEFINED, Outcome, canonical, embedded_outcome, opa_outcome
 
-try:
-    from opa_bindings.engine import OpaEngine
-except ImportError as exc:  # pragma: no cover - the Makefile installs it
-    if os.environ.get("FEDGATE_REQUIRE_OPA") == "1":
-        raise
-    pytest.skip(f"opa_bindings (the OPA oracle) is not installed: {exc}", allow_module_level=True)
+OpaEngine = gen.opa_engine_class()
 
-from tests.opa_rest import serve_opa_rest  # imports opa_bindings itself
+from tests.opa_rest import serve_opa_rest  # noqa: E402  # after the oracle check: it imports opa_bindings
 
 PLANS: Final = 6000
 RELEASES: Final = 6000
