@@ -12,18 +12,19 @@ Release sees only what it needs: the names of the fields the adapter returned an
 of the grant's *decision fields* (covert flag, classification) — never the values being
 released, so an OPA server's decision log holds no released personal data.
 
-The embedded engine runs on one dedicated thread (a regorus engine is bound to the thread
-that made it and holds the GIL while it evaluates): decisions are serialised, each a few
-hundred microseconds; scale out with gateway processes.
+The embedded engine decides on the thread that built it, which in the gateway is the event
+loop's own: a regorus engine is bound to the thread that made it and holds the GIL while it
+evaluates, so a worker thread bought no parallelism, only a hand-off per decision that cost
+more than the decision itself (a plan takes about 0.1 ms on the VM, a release about 0.02 ms;
+bench/README.md). A call from any other thread is refused (and so denied). Decisions are
+serialised either way; scale out with gateway processes.
 """
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import uuid
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo
@@ -232,21 +233,6 @@ def decode_release(doc: Any, *, digest: str) -> RecordDecision:
 
 # --- the engine ---------------------------------------------------------------------------
 
-# Per worker thread: the embedded evaluator lives only here (see RegoPolicyEngine.__init__).
-_thread_state = threading.local()
-
-
-def _evaluate_here(rule: str, doc: dict[str, Any]) -> Any:
-    evaluator: RegorusEvaluator | RvmEvaluator | None = getattr(_thread_state, "evaluator", None)
-    if evaluator is None:
-        raise PolicyEvaluationError("no embedded policy engine on this thread")
-    return evaluator.evaluate(rule, doc)
-
-
-def _drop_evaluator() -> None:
-    _thread_state.evaluator = None
-
-
 # ----------------------------------------------------------------------------
 
 
@@ -266,7 +252,9 @@ class RegoPolicyEngine:
         self._bundle = bundle
         self._engine = engine
         self._opa = opa
-        self._executor: ThreadPoolExecutor | None = None
+        #: The embedded evaluator and the only thread allowed to use (and drop) it.
+        self._evaluator: RegorusEvaluator | RvmEvaluator | None = None
+        self._owner = threading.get_ident()
         self._want_vm = vm
         if opa_mode not in ("push", "bundle"):
             raise ValueError(f"unknown OPA mode {opa_mode!r}")
@@ -274,15 +262,8 @@ class RegoPolicyEngine:
         #: Which embedded evaluator decides: "rvm" (cross-checked) or "interpreter".
         self.evaluator_kind = "opa" if engine == "opa" else "interpreter"
         if engine == "embedded":
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fedgate-rego")
-            # Built, used and dropped on its own thread only (a regorus engine is thread-bound
-            # and panics if dropped elsewhere), so only that thread holds a reference. Compile
-            # errors, and errors regorus reports only at first evaluation, surface here.
-            try:
-                self.evaluator_kind = self._executor.submit(self._build_embedded).result()
-            except BaseException:
-                self._executor.shutdown(wait=True)
-                raise
+            # Compile errors, and errors regorus reports only at first evaluation, surface here.
+            self.evaluator_kind = self._build_embedded()
         elif engine == "opa":
             if opa is None:
                 raise ValueError("the opa engine needs an OpaServerEvaluator")
@@ -295,7 +276,7 @@ class RegoPolicyEngine:
             self._bundle.data,
             warm_up=[(PLAN_RULE, _PROBE_PLAN), (RELEASE_RULE, _PROBE_RELEASE)],
         )
-        _thread_state.evaluator = interpreter
+        self._evaluator = interpreter
         if not self._want_vm:
             return "interpreter"
         # The RVM decides about 3x faster, but is trusted only once it has decided exactly as
@@ -311,7 +292,7 @@ class RegoPolicyEngine:
         if differing:
             _log.warning("policy.vm_rejected", probes=compared, differing=len(differing))
             return "interpreter"
-        _thread_state.evaluator = vm
+        self._evaluator = vm
         _log.info("policy.vm_in_use", probes=compared)
         return "rvm"
 
@@ -355,17 +336,18 @@ class RegoPolicyEngine:
     async def close(self) -> None:
         if self._opa is not None:
             await self._opa.close()
-        if self._executor is not None:
-            executor, self._executor = self._executor, None
-            executor.submit(_drop_evaluator)
-            executor.shutdown(wait=True, cancel_futures=False)
+        if self._evaluator is not None and threading.get_ident() == self._owner:
+            self._evaluator = None  # dropped on its own thread (regorus panics elsewhere)
 
     async def _evaluate(self, rule: str, doc: dict[str, Any]) -> Any:
         if self._opa is not None:
             return await self._opa.evaluate(rule, doc)
-        if self._executor is None:
+        evaluator = self._evaluator
+        if evaluator is None:
             raise PolicyEvaluationError("policy engine closed")
-        return await asyncio.get_running_loop().run_in_executor(self._executor, _evaluate_here, rule, doc)
+        if threading.get_ident() != self._owner:
+            raise PolicyEvaluationError("the embedded policy engine is bound to another thread")
+        return evaluator.evaluate(rule, doc)
 
     async def plan(self, inp: PlanInput) -> Plan:
         targets = inp.agencies or AGENCIES

@@ -14,7 +14,7 @@ import pytest
 from agency_adapters.mapping import default_mapping_path, load_mapping
 from fedgate.model import AGENCIES, MatchMethod, Record, SubjectKind
 from fedgate.policy.bundle import load_bundle
-from fedgate.policy.errors import PolicyBundleError
+from fedgate.policy.errors import PolicyBundleError, PolicyEvaluationError
 from gateway.policy import (
     CategoryGrant,
     FailClosedPolicy,
@@ -470,3 +470,13 @@ async def test_vm_can_be_turned_off() -> None:
         assert rego.evaluator_kind == "interpreter"
     finally:
         await rego.close()
+
+
+async def test_embedded_engine_refuses_a_foreign_thread(engine: RegoPolicyEngine) -> None:
+    """The embedded engine decides only on the thread that built it (regorus engines are thread-bound):
+    a call from another thread is an error, which ``FailClosedPolicy`` turns into a refusal."""
+    with pytest.raises(PolicyEvaluationError, match="bound to another thread"):
+        await asyncio.to_thread(asyncio.run, engine.plan(_inp(agencies=("police",))))
+    denied = await asyncio.to_thread(asyncio.run, FailClosedPolicy(engine).plan(_inp(agencies=("police",))))
+    assert not any(a.permitted for a in denied.agencies)
+    assert (await engine.plan(_inp(agencies=("police",)))).agencies[0].permitted  # its own thread still decides
