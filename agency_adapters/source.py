@@ -98,6 +98,8 @@ _log = structlog.get_logger(__name__)
 #: date of birth in a national-scale table must not turn one lookup into a table scan.
 #: Scoring 500 candidates in Python takes about 15 ms.
 MAX_CANDIDATES = 500
+#: Prepared statements kept per source (one per identifier kind and per asked field list).
+MAX_CACHED_STATEMENTS = 256
 #: Subject keys kept after matching: bounds the ``IN`` list of every record query. More
 #: matches than this means the identifiers do not identify anyone.
 MAX_MATCHED_SUBJECTS = 50
@@ -223,6 +225,7 @@ class SQLRecordSource:
         )
         try:
             self._tables = self._inspect()
+            self._statements: dict[tuple[object, ...], sa.Select[Any]] = {}
         except BaseException:
             self.close()
             raise
@@ -395,17 +398,28 @@ class SQLRecordSource:
         columns: Mapping[str, str],
         identifier: Identifier,
     ) -> list[tuple[object, _Match]]:
-        conditions = []
-        for part, column in columns.items():
+        params: dict[str, object] = {}
+        for i, (part, column) in enumerate(columns.items()):
             value = _normalise_part(identifier.kind, part, getattr(identifier, part))
             bound = None if value is None else _bind_value(table.column(column).type, value)
             if bound is None:
                 return []  # an empty or unusable part cannot equal a stored value
-            conditions.append(table.column(column) == bound)
-        key = table.column(subject_table.key)
-        statement = sa.select(_raw(key)).where(*conditions).order_by(key).limit(MAX_CANDIDATES)
+            params[f"p{i}"] = bound
+        cache_key = ("exact", subject_table.table, subject_table.key, tuple(columns.values()))
+        statement = self._statements.get(cache_key)
+        if statement is None:
+            # Built once per identifier kind with bound parameters: building and hashing the
+            # statement per query cost more than running it (bench/README.md).
+            key = table.column(subject_table.key)
+            conditions = [
+                table.column(column) == sa.bindparam(f"p{i}", type_=table.column(column).type)
+                for i, column in enumerate(columns.values())
+            ]
+            statement = sa.select(_raw(key)).where(*conditions).order_by(key).limit(MAX_CANDIDATES)
+            if len(self._statements) < MAX_CACHED_STATEMENTS:
+                self._statements[cache_key] = statement
         exact = _Match(1.0, MatchMethod.EXACT_IDENTIFIER)
-        return [(row[0], exact) for row in conn.execute(statement)]
+        return [(row[0], exact) for row in conn.execute(statement, params)]
 
     def _match_person(
         self,
@@ -513,38 +527,23 @@ class SQLRecordSource:
     ) -> list[Record]:
         table = self._tables[category.table]
         subject_key = table.column(category.subject_key)
-        record_id = table.column(category.record_id)
         columns = [category.fields[field] for field in fields]
 
         # Best match first: a limit must drop fuzzy matches' records before exact ones'.
         tiers: dict[_Match, list[object]] = {}
         for key, match in matches.items():
             tiers.setdefault(match, []).append(_coerce_key(key, subject_key.type))
-        order: list[sa.ColumnElement[Any]] = []
-        if len(tiers) > 1:
-            ranked = sorted(tiers.items(), key=lambda tier: tier[0].rank(), reverse=True)
-            order.append(
-                sa.case(
-                    *((subject_key.in_(keys), index) for index, (_, keys) in enumerate(ranked)),
-                    else_=len(ranked),
-                )
-            )
-        if category.order_by is not None:
-            newest = table.column(category.order_by)
-            # Portable NULLS LAST (MariaDB has no such clause): records without a date
-            # must not crowd out dated ones under the limit.
-            order.extend((sa.case((newest.is_(None), 1), else_=0), newest.desc()))
-        order.append(record_id)
-
-        statement = (
-            sa.select(_raw(record_id), _raw(subject_key), *(_raw(table.column(column)) for column in columns))
-            .where(subject_key.in_([_coerce_key(key, subject_key.type) for key in matches]))
-            .order_by(*order)
-            .limit(limit)
-        )
+        keys = [_coerce_key(key, subject_key.type) for key in matches]
+        cache_key = ("fetch", category.name, tuple(fields))
+        statement = self._statements.get(cache_key) if len(tiers) == 1 else None
+        if statement is None:
+            statement = self._fetch_statement(category, table, columns, tiers, limit)
+            # One tier: no CASE over the keys, so the statement is reusable.
+            if len(tiers) == 1 and len(self._statements) < MAX_CACHED_STATEMENTS:
+                self._statements[cache_key] = statement
         by_text = {_key_text(key): match for key, match in matches.items()}
         records: list[Record] = []
-        for row in conn.execute(statement):
+        for row in conn.execute(statement, {"keys": keys, "limit": limit}):
             found = by_text.get(_key_text(row[1]))
             if found is None:
                 continue
@@ -566,6 +565,38 @@ class SQLRecordSource:
                 )
             )
         return records
+
+    def _fetch_statement(
+        self,
+        category: CategoryMapping,
+        table: _Table,
+        columns: Sequence[str],
+        tiers: Mapping[_Match, list[object]],
+        limit: int,
+    ) -> sa.Select[Any]:
+        subject_key = table.column(category.subject_key)
+        record_id = table.column(category.record_id)
+        order: list[sa.ColumnElement[Any]] = []
+        if len(tiers) > 1:
+            ranked = sorted(tiers.items(), key=lambda tier: tier[0].rank(), reverse=True)
+            order.append(
+                sa.case(
+                    *((subject_key.in_(keys), index) for index, (_, keys) in enumerate(ranked)),
+                    else_=len(ranked),
+                )
+            )
+        if category.order_by is not None:
+            newest = table.column(category.order_by)
+            # Portable NULLS LAST (MariaDB has no such clause): records without a date
+            # must not crowd out dated ones under the limit.
+            order.extend((sa.case((newest.is_(None), 1), else_=0), newest.desc()))
+        order.append(record_id)
+        return (
+            sa.select(_raw(record_id), _raw(subject_key), *(_raw(table.column(column)) for column in columns))
+            .where(subject_key.in_(sa.bindparam("keys", expanding=True)))
+            .order_by(*order)
+            .limit(sa.bindparam("limit", type_=sa.Integer))
+        )
 
     # -- helpers ----------------------------------------------------------------------
 
