@@ -3,12 +3,12 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint types proto proto-lint pytest clean
+.PHONY: demo test bench lint types proto proto-lint pytest clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
 	# Test oracle only: the OPA Go engine in process. Its metadata claims Python >= 3.14 but it
 	# works on 3.11; it has no dependencies. Pinned: conformance is judged against this OPA.
 	$(PY) -m pip install --quiet --no-deps --ignore-requires-python 'opa-golib-python-bindings==0.4.4'
@@ -18,6 +18,11 @@ demo: $(STAMP)
 	$(VENV)/bin/fedgate demo
 
 test: lint types proto-lint pytest
+
+# The end-to-end benchmark harness (bench/README.md): real processes, about 15 minutes.
+# Extra arguments: make bench ARGS="--quick"
+bench: $(STAMP)
+	$(PY) bench/harness.py $(ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
