@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from pathlib import Path
 
 import grpc
@@ -30,6 +31,23 @@ class LookupClient:
         self, request: gateway_pb2.LookupRequest, *, timeout_s: float = 5.0
     ) -> gateway_pb2.LookupResponse:
         return await self._stub.Lookup(request, timeout=timeout_s)
+
+    async def screen_manifest(
+        self, request: gateway_pb2.ScreenManifestRequest, *, timeout_s: float | None = 120.0
+    ) -> AsyncGenerator[gateway_pb2.ScreenManifestResponse, None]:
+        """Each traveller's result as the gateway finishes it (completion order; match on ``item_id``).
+
+        ``timeout_s`` is the deadline of the whole screening. Leaving the loop early cancels
+        the travellers not yet screened; wrap the iterator in ``contextlib.aclosing`` to make
+        that happen at once rather than when the iterator is collected. A whole-request
+        problem raises ``grpc.aio.AioRpcError`` (``INVALID_ARGUMENT``) before any result.
+        """
+        call = self._stub.ScreenManifest(request, timeout=timeout_s)
+        try:
+            async for response in call:
+                yield response
+        finally:
+            call.cancel()  # no-op once the stream has ended
 
     async def close(self) -> None:
         await self._channel.close()

@@ -51,6 +51,11 @@ ENV_PREFIX = "FEDGATE__"
 _FILE_SUFFIX = "_file"
 _ENV_NAME_PART = re.compile(r"[a-z0-9_-]+")
 OPA_MODES = ("push", "bundle")
+# Upper bounds of the [gateway] manifest_* keys: beyond them a typo, not tuning. A traveller in
+# flight holds up to five adapter calls, so these bound the adapter calls manifests can make.
+MAX_MANIFEST_CONCURRENCY = 256  # per manifest
+MAX_MANIFEST_IN_FLIGHT = 4096  # over all manifests
+MAX_MANIFEST_TRAVELLERS = 10_000  # per manifest; the request must also fit gRPC's 4 MiB message limit
 
 
 class ConfigError(Exception):
@@ -68,6 +73,11 @@ class GatewayConfig:
     opa: OpaConfig | None = None
     policy_vm: bool = True  # embedded: use regorus's VM once it passes its cross-check
     metrics_listen: str | None = None  # [metrics] listen: host:port of the Prometheus endpoint; None = none
+    # ScreenManifest (docs/manifest-screening.md): travellers in flight per manifest, in flight over
+    # all manifests (single lookups take neither cap), and travellers per manifest.
+    manifest_concurrency: int = 8
+    manifest_max_in_flight: int = 32
+    manifest_max_travellers: int = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -358,6 +368,20 @@ def load_config(path: Path, environ: Mapping[str, str] = os.environ) -> Deployme
     timeout_ms = gw.get("adapter_timeout_ms", int, 2000)
     if not 10 <= timeout_ms <= 60_000:
         raise ConfigError(f"{gw._where('adapter_timeout_ms')}: must be 10..60000")
+    manifest_concurrency = gw.get("manifest_concurrency", int, 8)
+    if not 1 <= manifest_concurrency <= MAX_MANIFEST_CONCURRENCY:
+        raise ConfigError(f"{gw._where('manifest_concurrency')}: must be 1..{MAX_MANIFEST_CONCURRENCY}")
+    manifest_max_in_flight = gw.get("manifest_max_in_flight", int, 32)
+    if not 1 <= manifest_max_in_flight <= MAX_MANIFEST_IN_FLIGHT:
+        raise ConfigError(f"{gw._where('manifest_max_in_flight')}: must be 1..{MAX_MANIFEST_IN_FLIGHT}")
+    if manifest_concurrency > manifest_max_in_flight:
+        where = gw._location(
+            "gateway.manifest_concurrency", ("manifest_concurrency", "manifest_max_in_flight")
+        )
+        raise ConfigError(f"{where}: must not exceed manifest_max_in_flight ({manifest_max_in_flight})")
+    manifest_max_travellers = gw.get("manifest_max_travellers", int, 1000)
+    if not 1 <= manifest_max_travellers <= MAX_MANIFEST_TRAVELLERS:
+        raise ConfigError(f"{gw._where('manifest_max_travellers')}: must be 1..{MAX_MANIFEST_TRAVELLERS}")
     metrics = _Section(path, "metrics", top.get("metrics", dict, {}), env)
     metrics_listen = metrics.optional_address("listen")
     metrics.done()
@@ -371,6 +395,9 @@ def load_config(path: Path, environ: Mapping[str, str] = os.environ) -> Deployme
         opa=opa,
         policy_vm=gw.get("policy_vm", bool, True),
         metrics_listen=metrics_listen,
+        manifest_concurrency=manifest_concurrency,
+        manifest_max_in_flight=manifest_max_in_flight,
+        manifest_max_travellers=manifest_max_travellers,
     )
     gw.done()
     if metrics_listen is not None and _port_clash(metrics_listen, gateway.listen):

@@ -19,6 +19,7 @@ from fedgate.revocation import RevocationList
 from fedgate.tls import channel_credentials, server_credentials
 from gateway.audit_store import SQLAuditStore
 from gateway.fanout import AdapterPool
+from gateway.manifest import ManifestLimits
 from gateway.policy import FailClosedPolicy
 from gateway.policy_rego import RegoPolicyEngine
 from gateway.server import GatewayServer, build_gateway_server
@@ -77,6 +78,11 @@ def build_gateway(config: DeploymentConfig, *, listen: str | None = None) -> Gat
         metrics_listen=gw.metrics_listen,
         log_key_file=audit.log_key,
         revocation=revocation,
+        manifest_limits=ManifestLimits(
+            concurrency=gw.manifest_concurrency,
+            max_in_flight=gw.manifest_max_in_flight,
+            max_travellers=gw.manifest_max_travellers,
+        ),
     )
 
 

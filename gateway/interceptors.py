@@ -124,7 +124,17 @@ class ErrorMappingInterceptor(grpc.aio.ServerInterceptor):
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = await continuation(handler_call_details)
-        if handler is None or handler.unary_unary is None:
+        if handler is None:
+            return handler
+        if handler.unary_stream is not None:
+            # Streaming handlers here are coroutines that write with ``context.write`` (the
+            # manifest screening), so the same wrapper maps their errors.
+            return grpc.unary_stream_rpc_method_handler(
+                _wrap(handler.unary_stream),  # type: ignore[arg-type]
+                request_deserializer=_tolerant(handler.request_deserializer),
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_unary is None:
             return handler
         return grpc.unary_unary_rpc_method_handler(
             _wrap(handler.unary_unary),  # type: ignore[arg-type]  # aio handlers are coroutines

@@ -35,6 +35,7 @@ from gateway.fanout import AdapterPool
 from gateway.group_commit import DEFAULT_MAX_BATCH, DEFAULT_MAX_DELAY_S, GroupCommitter
 from gateway.interceptors import ErrorMappingInterceptor
 from gateway.journal import AuditWriter
+from gateway.manifest import ManifestLimits
 from gateway.policy import FailClosedPolicy, PolicyEngine
 from gateway.service import LookupService
 from gateway.validation import PurposeRegister
@@ -137,6 +138,7 @@ def build_gateway_server(
     metrics_listen: str | None = None,
     log_key_file: Path | None = None,
     revocation: RevocationList | None = None,
+    manifest_limits: ManifestLimits | None = None,
 ) -> GatewayServer:
     """Build (not start) the gateway. ``audit_writer`` replaces the group committer (tests only).
 
@@ -149,6 +151,9 @@ def build_gateway_server(
 
     ``revocation`` (the CA's CRL) makes the lookup and audit log services refuse a
     revoked client certificate with ``UNAUTHENTICATED``; None checks no CRL.
+
+    ``manifest_limits`` caps ``ScreenManifest`` (travellers in flight per manifest and
+    gateway-wide, travellers per manifest); None takes ``gateway.manifest``'s defaults.
     """
     if metrics_listen is not None and metrics is None:
         metrics = GatewayMetrics()
@@ -173,6 +178,7 @@ def build_gateway_server(
             adapter_timeout_s=adapter_timeout_s,
             metrics=metrics,
             revocation=revocation,
+            manifest_limits=manifest_limits,
         ),
         server,
     )

@@ -16,6 +16,10 @@
    ``UNAVAILABLE`` and nothing is disclosed.
 7. Answer: per agency a status, the released records, what was withheld and
    why, the legal basis, and the audit receipt.
+
+``ScreenManifest`` runs each traveller of a manifest through this same path
+(``_observed_lookup``), identifying the caller once per call; the streaming and
+its concurrency caps are ``gateway.manifest``'s.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from gateway.audit_entries import lookup_entries
 from gateway.errors import GatewayError, PermissionDenied, ServiceUnavailable, Unauthenticated
 from gateway.fanout import AdapterOutcome, AdapterPool
 from gateway.journal import AuditUnavailable, AuditWriter, Receipt
+from gateway.manifest import ManifestLimits, ManifestScreener
 from gateway.policy import Plan, PlanInput, PolicyEngine, RecordDecision, ReleaseInput
 from gateway.validation import LookupQuery, PurposeRegister, validate_lookup
 
@@ -72,6 +77,7 @@ class LookupService(gateway_pb2_grpc.FederatedLookupServiceServicer):
         adapter_timeout_s: float = 2.0,
         metrics: GatewayMetrics | None = None,
         revocation: RevocationList | None = None,
+        manifest_limits: ManifestLimits | None = None,
     ) -> None:
         self._metrics = metrics
         self._revocation = revocation  # None: no CRL configured, certificates are not checked
@@ -82,6 +88,7 @@ class LookupService(gateway_pb2_grpc.FederatedLookupServiceServicer):
         self._purposes = purposes
         self._trust_domain = trust_domain
         self._adapter_timeout_s = adapter_timeout_s
+        self._manifests = ManifestScreener(manifest_limits or ManifestLimits(), purposes)
 
     # 1. identity ---------------------------------------------------------------------------
     def _requester(self, context: grpc.aio.ServicerContext[Any, Any]) -> PeerIdentity:
@@ -104,13 +111,28 @@ class LookupService(gateway_pb2_grpc.FederatedLookupServiceServicer):
     async def Lookup(  # gRPC method name
         self, request: gateway_pb2.LookupRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> gateway_pb2.LookupResponse:
+        return await self._observed_lookup(request, context)
+
+    async def ScreenManifest(  # type: ignore[override]  # grpc.aio also takes a coroutine using context.write
+        self, request: gateway_pb2.ScreenManifestRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> None:
+        """Each traveller one ``_observed_lookup``, streamed (``gateway.manifest``)."""
+        await self._manifests.screen(request, context, identify=self._requester, lookup=self._observed_lookup)
+
+    async def _observed_lookup(
+        self,
+        request: gateway_pb2.LookupRequest,
+        context: grpc.aio.ServicerContext[Any, Any],
+        requester: str | None = None,
+    ) -> gateway_pb2.LookupResponse:
+        """One lookup, with its metrics and log; identifies the caller unless ``requester`` is given."""
         started = time.perf_counter()
         # For the metrics: who asked (an agency, once identified) and how the call ended,
         # both from closed sets; nothing of the request itself is recorded.
-        requester: str | None = None
         status = "internal"
         try:
-            requester = self._requester(context).name
+            if requester is None:
+                requester = self._requester(context).name
             response = await self._lookup(request, context, requester, started)
             status = "ok"
             return response

@@ -16,6 +16,13 @@ some non-ASCII letters into ASCII ones (``"ı".upper() == "I"``,
 ``"ﬁ".upper() == "FI"``), and digits are matched as ``[0-9]`` because
 ``str.isdigit`` and ``\\d`` accept Arabic-Indic and fullwidth digits.
 
+``validate_manifest`` checks what a ``ScreenManifestRequest``'s travellers
+share (the same fields, by the same rules, as a lookup's) and the travellers'
+count and item ids; ``traveller_lookup`` checks one traveller's role and
+subject kind and makes its ``LookupRequest``, which then goes through
+``validate_lookup`` like any other, so a traveller is held to exactly the rules
+of a single lookup.
+
 Left out: whether the caller may ask (policy), whether the officer exists, and
 anything about agencies' answers. No IO except ``PurposeRegister.load``.
 """
@@ -54,17 +61,22 @@ __all__ = [
     "DEFAULT_PURPOSES_PATH",
     "MAX_AGENCIES",
     "MAX_CATEGORIES",
+    "MAX_ITEM_ID_LENGTH",
     "MAX_JUSTIFICATION_LENGTH",
+    "MAX_MANIFEST_REFERENCE_LENGTH",
     "MAX_NAME_LENGTH",
     "MAX_ORG_NAME_LENGTH",
     "MAX_REFERENCE_LENGTH",
     "MAX_SUBJECT_IDENTIFIERS",
     "MIN_BIRTH_YEAR",
     "LookupQuery",
+    "ManifestQuery",
     "Purpose",
     "PurposeRegister",
     "PurposeRegisterError",
+    "traveller_lookup",
     "validate_lookup",
+    "validate_manifest",
 ]
 
 MAX_SUBJECT_IDENTIFIERS = 16  # bounds adapter fan-out and matching cost of one lookup
@@ -75,6 +87,8 @@ MAX_JUSTIFICATION_LENGTH = 1000  # a paragraph for the audit trail, not a case f
 MAX_AGENCIES = len(AGENCIES)  # one entry per agency; more can only be duplicates
 MAX_CATEGORIES = 64  # bounds policy evaluation per agency
 MIN_BIRTH_YEAR = 1900  # nobody alive was born earlier; earlier years are typing errors
+MAX_MANIFEST_REFERENCE_LENGTH = 64  # a flight or voyage designator and date, not prose
+MAX_ITEM_ID_LENGTH = 64  # a caller's correlation key, echoed in every traveller's response
 
 #: Which identifier kinds describe which kind of subject (``oneof`` member names).
 ALLOWED_IDENTIFIERS: Mapping[SubjectKind, frozenset[str]] = MappingProxyType(
@@ -100,6 +114,7 @@ _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9/_.:-]*")
 _CATEGORY = re.compile(r"[a-z][a-z0-9_]{0,63}")
 _PURPOSE_CODE = re.compile(r"[A-Z][A-Z0-9_]{0,63}")
+_MANIFEST_REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9 /_.:-]*")  # "NZ 103/2025-06-01"
 
 # Characters a person's name may hold besides letters and combining marks.
 _NAME_PUNCTUATION = frozenset(" -'’.")
@@ -156,6 +171,81 @@ def validate_lookup(
         categories=categories,
         emergency=emergency,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestQuery:
+    """A validated manifest's shared part; its travellers' subjects are checked one by one."""
+
+    manifest_reference: str
+    purpose: str
+    item_ids: tuple[str, ...]  # in manifest order, unique
+
+
+def validate_manifest(
+    request: gateway_pb2.ScreenManifestRequest, purposes: PurposeRegister, *, max_travellers: int
+) -> ManifestQuery:
+    """Check what ``request``'s travellers share, and their count and item ids.
+
+    Field-number order, like ``validate_lookup``: the shared fields by the same
+    rules as a lookup's, then ``travellers`` (1..``max_travellers``) and each
+    ``item_id`` (a key, unique in the manifest). Subjects and roles are not
+    checked here: a bad one is that traveller's error, not the manifest's.
+    """
+    reference = _manifest_reference(request.manifest_reference)
+    purpose = _purpose(request.purpose, purposes)
+    _reference(request.case_reference, "case_reference")
+    _reference(request.officer_id, "officer_id")
+    _justification(request.justification)
+    _agencies(request.agencies)
+    _categories(request.categories)
+    if purposes[purpose].emergency_only and not request.emergency:
+        raise InvalidArgument("emergency", f"must be set for the emergency-only purpose {purpose}")
+    if not request.travellers:
+        raise InvalidArgument("travellers", "must hold at least one traveller")
+    if len(request.travellers) > max_travellers:
+        raise InvalidArgument("travellers", f"must hold at most {max_travellers} travellers")
+    first_index: dict[str, int] = {}
+    for index, traveller in enumerate(request.travellers):
+        path = f"travellers[{index}].item_id"
+        item_id = _text(traveller.item_id, path)
+        if not item_id:
+            raise InvalidArgument(path, "is required")
+        if len(item_id) > MAX_ITEM_ID_LENGTH:
+            raise InvalidArgument(path, f"must be at most {MAX_ITEM_ID_LENGTH} characters")
+        if not item_id.isascii() or not _REFERENCE.fullmatch(item_id):
+            raise InvalidArgument(path, "must be A-Z, a-z, 0-9 and / _ . : - starting with a letter or digit")
+        if item_id in first_index:
+            raise InvalidArgument(path, f"repeats travellers[{first_index[item_id]}].item_id")
+        first_index[item_id] = index
+    return ManifestQuery(manifest_reference=reference, purpose=purpose, item_ids=tuple(first_index))
+
+
+def traveller_lookup(request: gateway_pb2.ScreenManifestRequest, index: int) -> gateway_pb2.LookupRequest:
+    """The lookup of ``request.travellers[index]``: its subject with the manifest's shared fields.
+
+    ``InvalidArgument`` (paths under ``travellers[index]``) for a subject
+    that is not a person, or a role other than passenger or crew; the subject
+    itself is left to ``validate_lookup``, which checks it as for any lookup.
+    """
+    traveller = request.travellers[index]
+    path = f"travellers[{index}]"
+    if traveller.HasField("subject") and traveller.subject.kind != common_pb2.SUBJECT_KIND_PERSON:
+        raise InvalidArgument(f"{path}.subject.kind", "must be PERSON: a manifest lists people")
+    if traveller.role not in (gateway_pb2.MANIFEST_ROLE_PASSENGER, gateway_pb2.MANIFEST_ROLE_CREW):
+        raise InvalidArgument(f"{path}.role", "must be PASSENGER or CREW")
+    lookup = gateway_pb2.LookupRequest(
+        purpose=request.purpose,
+        case_reference=request.case_reference,
+        officer_id=request.officer_id,
+        justification=request.justification,
+        agencies=request.agencies,
+        categories=request.categories,
+        emergency=request.emergency,
+    )
+    if traveller.HasField("subject"):
+        lookup.subject.CopyFrom(traveller.subject)
+    return lookup
 
 
 # --- Text primitives -------------------------------------------------------------------------------
@@ -408,6 +498,22 @@ def _reference(raw: str, path: str) -> str:
         raise InvalidArgument(path, f"must be at most {MAX_REFERENCE_LENGTH} characters")
     if not value.isascii() or not _REFERENCE.fullmatch(value):
         raise InvalidArgument(path, "must be A-Z, a-z, 0-9 and / _ . : - starting with a letter or digit")
+    return value
+
+
+def _manifest_reference(raw: str) -> str:
+    value = _text(raw, "manifest_reference").strip()
+    if not value:
+        raise InvalidArgument("manifest_reference", "is required")
+    if len(value) > MAX_MANIFEST_REFERENCE_LENGTH:
+        raise InvalidArgument(
+            "manifest_reference", f"must be at most {MAX_MANIFEST_REFERENCE_LENGTH} characters"
+        )
+    if not value.isascii() or not _MANIFEST_REFERENCE.fullmatch(value):
+        raise InvalidArgument(
+            "manifest_reference",
+            "must be A-Z, a-z, 0-9, space and / _ . : - starting with a letter or digit",
+        )
     return value
 
 

@@ -59,6 +59,28 @@ AGENCY_STATUS_TIMEOUT: AgencyStatus.ValueType  # 6
 """The agency's adapter did not answer within its deadline."""
 Global___AgencyStatus: _TypeAlias = AgencyStatus  # noqa: Y015
 
+class _ManifestRole:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ManifestRoleEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ManifestRole.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    MANIFEST_ROLE_UNSPECIFIED: _ManifestRole.ValueType  # 0
+    MANIFEST_ROLE_PASSENGER: _ManifestRole.ValueType  # 1
+    """A passenger."""
+    MANIFEST_ROLE_CREW: _ManifestRole.ValueType  # 2
+    """A member of the crew."""
+
+class ManifestRole(_ManifestRole, metaclass=_ManifestRoleEnumTypeWrapper):
+    """A traveller's place on a manifest."""
+
+MANIFEST_ROLE_UNSPECIFIED: ManifestRole.ValueType  # 0
+MANIFEST_ROLE_PASSENGER: ManifestRole.ValueType  # 1
+"""A passenger."""
+MANIFEST_ROLE_CREW: ManifestRole.ValueType  # 2
+"""A member of the crew."""
+Global___ManifestRole: _TypeAlias = ManifestRole  # noqa: Y015
+
 @_typing.final
 class LookupRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
@@ -318,3 +340,198 @@ class LookupResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___LookupResponse: _TypeAlias = LookupResponse  # noqa: Y015
+
+@_typing.final
+class ManifestTraveller(_message.Message):
+    """One person on a manifest."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ITEM_ID_FIELD_NUMBER: _builtins.int
+    SUBJECT_FIELD_NUMBER: _builtins.int
+    ROLE_FIELD_NUMBER: _builtins.int
+    item_id: _builtins.str
+    """The caller's own key for this traveller, echoed in its response so the
+    caller can match responses (which arrive in completion order) to
+    travellers. Required, unique within the manifest, at most 64 characters of
+    A-Z, a-z, 0-9 and / _ . : - starting with a letter or digit. Never logged
+    or audited; use a row number or an opaque key, not personal data.
+    """
+    role: Global___ManifestRole.ValueType
+    """Passenger or crew; required."""
+    @_builtins.property
+    def subject(self) -> _common_pb2.Subject:
+        """The traveller; must be a PERSON subject, validated as in LookupRequest."""
+
+    def __init__(
+        self,
+        *,
+        item_id: _builtins.str = ...,
+        subject: _common_pb2.Subject | None = ...,
+        role: Global___ManifestRole.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["subject", b"subject"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["item_id", b"item_id", "role", b"role", "subject", b"subject"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ManifestTraveller: _TypeAlias = ManifestTraveller  # noqa: Y015
+
+@_typing.final
+class ScreenManifestRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MANIFEST_REFERENCE_FIELD_NUMBER: _builtins.int
+    PURPOSE_FIELD_NUMBER: _builtins.int
+    CASE_REFERENCE_FIELD_NUMBER: _builtins.int
+    OFFICER_ID_FIELD_NUMBER: _builtins.int
+    JUSTIFICATION_FIELD_NUMBER: _builtins.int
+    AGENCIES_FIELD_NUMBER: _builtins.int
+    CATEGORIES_FIELD_NUMBER: _builtins.int
+    EMERGENCY_FIELD_NUMBER: _builtins.int
+    TRAVELLERS_FIELD_NUMBER: _builtins.int
+    manifest_reference: _builtins.str
+    """The flight or voyage, e.g. "NZ103/2025-06-01": required, at most 64
+    characters of A-Z, a-z, 0-9, space and / _ . : - starting with a letter or
+    digit. Checked, but neither logged nor written to the audit log (its
+    entries have no field for it): put what ties the lookups to the voyage in
+    case_reference, which every entry carries.
+    """
+    purpose: _builtins.str
+    """Purpose code from the purpose register, for every traveller; as in
+    LookupRequest.
+    """
+    case_reference: _builtins.str
+    """The requesting agency's case or task reference, for every traveller."""
+    officer_id: _builtins.str
+    """The officer on whose behalf the system asks, as the requesting agency
+    asserts it. Recorded in every traveller's audit entries.
+    """
+    justification: _builtins.str
+    """Optional free-text justification, recorded (committed) in every
+    traveller's audit entries.
+    """
+    emergency: _builtins.bool
+    """The requester asserts an emergency for the whole manifest; as in
+    LookupRequest.
+    """
+    @_builtins.property
+    def agencies(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Optional restriction to these target agencies (empty: all permitted)."""
+
+    @_builtins.property
+    def categories(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Optional restriction to these record categories (empty: all permitted)."""
+
+    @_builtins.property
+    def travellers(self) -> _containers.RepeatedCompositeFieldContainer[Global___ManifestTraveller]:
+        """The travellers, at least one and at most the gateway's configured
+        manifest_max_travellers (default 1000).
+        """
+
+    def __init__(
+        self,
+        *,
+        manifest_reference: _builtins.str = ...,
+        purpose: _builtins.str = ...,
+        case_reference: _builtins.str = ...,
+        officer_id: _builtins.str = ...,
+        justification: _builtins.str = ...,
+        agencies: _abc.Iterable[_builtins.str] | None = ...,
+        categories: _abc.Iterable[_builtins.str] | None = ...,
+        emergency: _builtins.bool = ...,
+        travellers: _abc.Iterable[Global___ManifestTraveller] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agencies", b"agencies", "case_reference", b"case_reference", "categories", b"categories", "emergency", b"emergency", "justification", b"justification", "manifest_reference", b"manifest_reference", "officer_id", b"officer_id", "purpose", b"purpose", "travellers", b"travellers"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ScreenManifestRequest: _TypeAlias = ScreenManifestRequest  # noqa: Y015
+
+@_typing.final
+class TravellerError(_message.Message):
+    """Why one traveller could not be screened. The rest of the manifest is not
+    affected; nothing was disclosed about this traveller.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CODE_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    FIELD_FIELD_NUMBER: _builtins.int
+    code: _builtins.str
+    """The gRPC status code name a single Lookup would have got, e.g.
+    "INVALID_ARGUMENT" (the traveller's subject or role is malformed),
+    "UNAVAILABLE" (the audit store could not record the lookup), "INTERNAL".
+    """
+    message: _builtins.str
+    """What went wrong, naming the field and the rule broken, never the value."""
+    field: _builtins.str
+    """For INVALID_ARGUMENT, the offending field's path in the request, e.g.
+    "travellers[3].subject.identifiers[0].passport.number"; else empty.
+    """
+    def __init__(
+        self,
+        *,
+        code: _builtins.str = ...,
+        message: _builtins.str = ...,
+        field: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "field", b"field", "message", b"message"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TravellerError: _TypeAlias = TravellerError  # noqa: Y015
+
+@_typing.final
+class ScreenManifestResponse(_message.Message):
+    """The outcome for one traveller of a manifest."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ITEM_ID_FIELD_NUMBER: _builtins.int
+    INDEX_FIELD_NUMBER: _builtins.int
+    LOOKUP_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    MANIFEST_ID_FIELD_NUMBER: _builtins.int
+    item_id: _builtins.str
+    """The traveller's item_id, as sent."""
+    index: _builtins.int
+    """The traveller's position in ScreenManifestRequest.travellers, from 0."""
+    manifest_id: _builtins.str
+    """Gateway-assigned id of this screening, the same in every response of the
+    stream; the gateway's logs carry it beside each traveller's request_id.
+    """
+    @_builtins.property
+    def lookup(self) -> Global___LookupResponse:
+        """The traveller's lookup: one result per agency asked, each with its
+        audit receipt, exactly as Lookup answers (its own request_id).
+        """
+
+    @_builtins.property
+    def error(self) -> Global___TravellerError:
+        """The traveller could not be screened."""
+
+    def __init__(
+        self,
+        *,
+        item_id: _builtins.str = ...,
+        index: _builtins.int = ...,
+        lookup: Global___LookupResponse | None = ...,
+        error: Global___TravellerError | None = ...,
+        manifest_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "lookup", b"lookup", "outcome", b"outcome"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "index", b"index", "item_id", b"item_id", "lookup", b"lookup", "manifest_id", b"manifest_id", "outcome", b"outcome"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_outcome: _TypeAlias = _typing.Literal["lookup", "error"]  # noqa: Y015
+    _WhichOneofArgType_outcome: _TypeAlias = _typing.Literal["outcome", b"outcome"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_outcome) -> _WhichOneofReturnType_outcome | None: ...
+
+Global___ScreenManifestResponse: _TypeAlias = ScreenManifestResponse  # noqa: Y015

@@ -39,6 +39,11 @@ class FederatedLookupServiceStub:
                 request_serializer=fedgate_dot_v1_dot_gateway__pb2.LookupRequest.SerializeToString,
                 response_deserializer=fedgate_dot_v1_dot_gateway__pb2.LookupResponse.FromString,
                 _registered_method=True)
+        self.ScreenManifest = channel.unary_stream(
+                '/fedgate.v1.FederatedLookupService/ScreenManifest',
+                request_serializer=fedgate_dot_v1_dot_gateway__pb2.ScreenManifestRequest.SerializeToString,
+                response_deserializer=fedgate_dot_v1_dot_gateway__pb2.ScreenManifestResponse.FromString,
+                _registered_method=True)
 
 
 class FederatedLookupServiceServicer:
@@ -52,6 +57,18 @@ class FederatedLookupServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ScreenManifest(self, request, context):
+        """Screen every traveller of a manifest (a flight's passengers and crew, a
+        vessel's crew list) as one lookup each, sharing the request's purpose and
+        case. One response per traveller, streamed as soon as that traveller's
+        lookup is audited: in completion order, not manifest order. Whole-request
+        problems are INVALID_ARGUMENT before any lookup; one traveller's problem
+        is an error in that traveller's response only (docs/manifest-screening.md).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_FederatedLookupServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -59,6 +76,11 @@ def add_FederatedLookupServiceServicer_to_server(servicer, server):
                     servicer.Lookup,
                     request_deserializer=fedgate_dot_v1_dot_gateway__pb2.LookupRequest.FromString,
                     response_serializer=fedgate_dot_v1_dot_gateway__pb2.LookupResponse.SerializeToString,
+            ),
+            'ScreenManifest': grpc.unary_stream_rpc_method_handler(
+                    servicer.ScreenManifest,
+                    request_deserializer=fedgate_dot_v1_dot_gateway__pb2.ScreenManifestRequest.FromString,
+                    response_serializer=fedgate_dot_v1_dot_gateway__pb2.ScreenManifestResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -88,6 +110,33 @@ class FederatedLookupService:
             '/fedgate.v1.FederatedLookupService/Lookup',
             fedgate_dot_v1_dot_gateway__pb2.LookupRequest.SerializeToString,
             fedgate_dot_v1_dot_gateway__pb2.LookupResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ScreenManifest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/fedgate.v1.FederatedLookupService/ScreenManifest',
+            fedgate_dot_v1_dot_gateway__pb2.ScreenManifestRequest.SerializeToString,
+            fedgate_dot_v1_dot_gateway__pb2.ScreenManifestResponse.FromString,
             options,
             channel_credentials,
             insecure,

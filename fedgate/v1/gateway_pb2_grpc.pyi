@@ -37,6 +37,14 @@ class FederatedLookupServiceStub:
     """Ask every permitted agency about one subject at once; one result per
     agency asked.
     """
+    ScreenManifest: _grpc.UnaryStreamMultiCallable[_gateway_pb2.ScreenManifestRequest, _gateway_pb2.ScreenManifestResponse]
+    """Screen every traveller of a manifest (a flight's passengers and crew, a
+    vessel's crew list) as one lookup each, sharing the request's purpose and
+    case. One response per traveller, streamed as soon as that traveller's
+    lookup is audited: in completion order, not manifest order. Whole-request
+    problems are INVALID_ARGUMENT before any lookup; one traveller's problem
+    is an error in that traveller's response only (docs/manifest-screening.md).
+    """
 
 @_typing.type_check_only
 class FederatedLookupServiceAsyncStub(FederatedLookupServiceStub):
@@ -44,6 +52,14 @@ class FederatedLookupServiceAsyncStub(FederatedLookupServiceStub):
     Lookup: _aio.UnaryUnaryMultiCallable[_gateway_pb2.LookupRequest, _gateway_pb2.LookupResponse]  # type: ignore[assignment]
     """Ask every permitted agency about one subject at once; one result per
     agency asked.
+    """
+    ScreenManifest: _aio.UnaryStreamMultiCallable[_gateway_pb2.ScreenManifestRequest, _gateway_pb2.ScreenManifestResponse]  # type: ignore[assignment]
+    """Screen every traveller of a manifest (a flight's passengers and crew, a
+    vessel's crew list) as one lookup each, sharing the request's purpose and
+    case. One response per traveller, streamed as soon as that traveller's
+    lookup is audited: in completion order, not manifest order. Whole-request
+    problems are INVALID_ARGUMENT before any lookup; one traveller's problem
+    is an error in that traveller's response only (docs/manifest-screening.md).
     """
 
 class FederatedLookupServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -55,6 +71,20 @@ class FederatedLookupServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_gateway_pb2.LookupResponse, _abc.Awaitable[_gateway_pb2.LookupResponse]]:
         """Ask every permitted agency about one subject at once; one result per
         agency asked.
+        """
+
+    @_abc_1.abstractmethod
+    def ScreenManifest(
+        self,
+        request: _gateway_pb2.ScreenManifestRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_gateway_pb2.ScreenManifestResponse], _abc.AsyncIterator[_gateway_pb2.ScreenManifestResponse]]:
+        """Screen every traveller of a manifest (a flight's passengers and crew, a
+        vessel's crew list) as one lookup each, sharing the request's purpose and
+        case. One response per traveller, streamed as soon as that traveller's
+        lookup is audited: in completion order, not manifest order. Whole-request
+        problems are INVALID_ARGUMENT before any lookup; one traveller's problem
+        is an error in that traveller's response only (docs/manifest-screening.md).
         """
 
 def add_FederatedLookupServiceServicer_to_server(servicer: FederatedLookupServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
