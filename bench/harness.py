@@ -204,6 +204,11 @@ async def ramp(
             after = sampler.snapshot()
             step = {"concurrency": concurrency, **result.summary()}
             step["cpu_percent"] = Sampler.cpu_percent(before, after, elapsed)
+            lookups = max(result.ok, 1)
+            step["cpu_ms_per_lookup"] = {
+                name: round(10 * pct * elapsed / lookups, 3) for name, pct in step["cpu_percent"].items()
+            }
+            step["cpu_ms_per_lookup_total"] = round(sum(step["cpu_ms_per_lookup"].values()), 3)
             steps.append(step)
             print(
                 f"    c={concurrency:4d}  {step['lookups_per_s']:8.1f}/s  "
@@ -221,6 +226,8 @@ async def ramp(
         "max_sustained_lookups_per_s": best["lookups_per_s"] if best else 0.0,
         "at_concurrency": best["concurrency"] if best else None,
         "cpu_percent_at_max": best["cpu_percent"] if best else None,
+        "cpu_ms_per_lookup_at_max": best["cpu_ms_per_lookup"] if best else None,
+        "cpu_ms_per_lookup_total_at_max": best["cpu_ms_per_lookup_total"] if best else None,
     }
 
 

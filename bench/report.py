@@ -16,9 +16,13 @@ def _throughput_rows(name: str, t: dict[str, Any]) -> list[str]:
     ad = sum(v for k, v in cpu.items() if k.startswith("adapter"))
     other = {k: v for k, v in cpu.items() if not k.startswith(("gateway", "adapter"))}
     extra = ", ".join(f"{k} {v:.0f}%" for k, v in other.items())
+    per = t.get("cpu_ms_per_lookup_at_max") or {}
+    gw_ms = sum(v for k, v in per.items() if k.startswith("gateway"))
+    ad_ms = sum(v for k, v in per.items() if k.startswith("adapter"))
+    total = t.get("cpu_ms_per_lookup_total_at_max") or 0.0
     return [
         f"| {name} | {t['max_sustained_lookups_per_s']:.0f} | {t['at_concurrency']} "
-        f"| {gw:.0f}% | {ad:.0f}% | {extra} |"
+        f"| {gw:.0f}% | {ad:.0f}% | {extra} | {gw_ms:.2f} / {ad_ms:.2f} / {total:.2f} |"
     ]
 
 
@@ -75,8 +79,9 @@ def markdown(r: dict[str, Any]) -> str:
             "",
             "CPU as % of one core, per process, at that point.",
             "",
-            "| configuration | lookups/s | concurrency | gateway CPU | adapters CPU (sum) | other |",
-            "|---|---|---|---|---|---|",
+            "| configuration | lookups/s | concurrency | gateway CPU | adapters CPU (sum) | other "
+            "| CPU ms per lookup: gateway / adapters / all |",
+            "|---|---|---|---|---|---|---|",
             *rows,
             "",
         ]
