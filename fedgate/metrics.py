@@ -27,7 +27,15 @@ name                               type       labels             recorded
 ``audit_commit_seconds``           histogram  (none)             per committed audit batch
 ``audit_log_entries``              gauge      (none)             log size after each commit
 ``audit_append_failures_total``    counter    (none)             per audit append that raised
+``event_loop_tasks``               gauge      (none)             at scrape time (``watch_event_loop``)
+``adapter_channels``               gauge      (none)             at scrape time (``watch_adapter_channels``)
 =================================  =========  =================  ===================================
+
+The two gauges read at scrape time count what is invisible from outside the process and
+must stay flat while agencies fail (a leak shows as growth): the asyncio tasks not yet done
+on the gateway's event loop, and the gRPC channels its adapter pool holds open. They read 0
+until the gateway's ``start`` points them at its loop and pool; a count that cannot be taken
+reads NaN instead of failing the scrape.
 
 Label values: ``requester`` an agency or ``unknown`` (no agency identified);
 ``status`` of a lookup one of ``LOOKUP_STATUSES``; ``agency`` an agency;
@@ -58,8 +66,11 @@ on a daemon thread (any path answers) and returns a :class:`MetricsServer` whose
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import functools
+import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sized
 from dataclasses import dataclass, field
 from typing import Final, Literal, ParamSpec, TypeVar
 from wsgiref.simple_server import WSGIServer
@@ -182,6 +193,40 @@ def _clamp(value: str, allowed: tuple[str, ...]) -> str:
     return value if value in allowed else OTHER
 
 
+#: Longest a scrape waits for the event loop to count; a loop blocked longer reads NaN.
+_COUNT_TIMEOUT_S: Final = 1.0
+
+
+def _count_on_loop(loop: asyncio.AbstractEventLoop, count: Callable[[], Sized | int]) -> float:
+    """``count()`` (the length of what it returns, or the int) taken on ``loop``, where the
+    counted objects live and change; NaN if it cannot be taken within ``_COUNT_TIMEOUT_S`` or
+    raises, so a gauge read at scrape time never fails (or hangs) the scrape."""
+
+    def counted() -> float:
+        value = count()
+        return float(value if isinstance(value, int) else len(value))
+
+    try:
+        running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+    except RuntimeError:  # no loop runs in this thread: the usual case, a scrape thread
+        running = None
+    try:
+        if running is loop:  # read from the loop itself (a test, a coroutine): count here
+            return counted()
+        result: concurrent.futures.Future[float] = concurrent.futures.Future()
+
+        def run() -> None:
+            try:
+                result.set_result(counted())
+            except Exception as exc:
+                result.set_exception(exc)
+
+        loop.call_soon_threadsafe(run)
+        return result.result(timeout=_COUNT_TIMEOUT_S)
+    except Exception:
+        return math.nan
+
+
 def _never_raises(method: Callable[_P, None]) -> Callable[_P, None]:
     """A recording method that logs its first failure and otherwise stays silent."""
     reported = False
@@ -271,6 +316,16 @@ class GatewayMetrics:
             "Audit appends that failed (the lookup was answered UNAVAILABLE; nothing was disclosed).",
             registry=r,
         )
+        self.event_loop_tasks = Gauge(
+            "fedgate_event_loop_tasks",
+            "Asyncio tasks not yet done on the gateway's event loop, counted when scraped.",
+            registry=r,
+        )
+        self.adapter_channels = Gauge(
+            "fedgate_adapter_channels",
+            "gRPC channels to agency adapters the gateway holds open, counted when scraped.",
+            registry=r,
+        )
         if process:
             ProcessCollector(registry=r)
         # Every series of the closed label sets exists from the start at zero, so rate()
@@ -326,6 +381,17 @@ class GatewayMetrics:
     @_never_raises
     def audit_append_failed(self) -> None:
         self.audit_append_failures.inc()
+
+    # -- counted at scrape time -----------------------------------------------------------
+
+    def watch_event_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Report the tasks not yet done on ``loop`` as ``fedgate_event_loop_tasks``."""
+        tasks = functools.partial(asyncio.all_tasks, loop)
+        self.event_loop_tasks.set_function(functools.partial(_count_on_loop, loop, tasks))
+
+    def watch_adapter_channels(self, loop: asyncio.AbstractEventLoop, count: Callable[[], int]) -> None:
+        """Report ``count()`` (open adapter channels, asked on ``loop``) as ``fedgate_adapter_channels``."""
+        self.adapter_channels.set_function(functools.partial(_count_on_loop, loop, count))
 
     # -- reading ------------------------------------------------------------------------
 

@@ -610,16 +610,25 @@ class SQLAuditStore:
 
         The probe takes the write lock (SQLite) or the state row lock (PostgreSQL),
         checks that the log's current key is one this store holds (a gateway left on a
-        rotated-away key is not healthy), writes the state row unchanged and rolls back:
-        a read-only or locked database fails it. A full disk may still pass (nothing new
-        is allocated).
+        rotated-away key is not healthy), and commits a write that changes no value, so
+        that it reaches the disk as an append would: the state row rewritten as it is
+        (PostgreSQL writes a new row version) and, on SQLite, the header's
+        ``user_version`` set to its own value (SQLite leaves a page that would get
+        identical bytes clean, so the row alone writes nothing; the header is always
+        written). A locked or read-only database fails it, and so does one whose files
+        cannot be written: a file system turned read-only under the open file, a
+        file-size limit, a disk full where the write needs new space. A full disk may
+        still pass while the SQLite WAL reuses space it already holds, as appends then do.
         """
         try:
             with self._write(sequencer_lock=False) as conn:
                 self._tree_state(conn)
                 self._signer_for(self._required_current_key(conn)[1])
                 conn.execute(_state.update().where(_state.c.id == _STATE_ID).values(size=_state.c.size))
-                conn.rollback()  # a probe: nothing it did may remain
+                if self._sqlite:
+                    version = int(conn.exec_driver_sql("PRAGMA user_version").scalar_one())
+                    conn.exec_driver_sql(f"PRAGMA user_version = {version}")
+                # Leaving the block commits (durably, as an append): a real write, no value changed.
         except sa.exc.SQLAlchemyError as exc:
             raise AuditUnavailable(f"audit store health check failed ({_failure_class(exc)})") from None
 

@@ -88,6 +88,14 @@ class AdapterPool:
     def agencies(self) -> tuple[str, ...]:
         return tuple(self._stubs)
 
+    def open_channels(self) -> int:
+        """How many of the pool's channels gRPC has not shut down: one per agency until ``close``.
+
+        Read by the ``fedgate_adapter_channels`` gauge, on the event loop.
+        """
+        shutdown = grpc.ChannelConnectivity.SHUTDOWN
+        return sum(1 for channel in self._channels.values() if channel.get_state() != shutdown)
+
     async def query(
         self,
         agency: str,
@@ -148,10 +156,19 @@ class AdapterPool:
         except Exception as exc:  # never let one agency's fault cancel the others
             _log.error("adapter.call_error", agency=agency, error=type(exc).__name__, request_id=request_id)
             return AdapterOutcome(agency, "unavailable", detail="adapter call failed", duration_ms=elapsed())
+        if not isinstance(response, adapter_pb2.QueryResponse):
+            # grpc.aio does not raise for an answer that does not decode: it logs the parse
+            # error and hands back None (grpc._common.deserialize).
+            _log.warning("adapter.bad_answer", agency=agency, problem="undecodable", request_id=request_id)
+            return AdapterOutcome(
+                agency, "unavailable", detail="adapter answer rejected", duration_ms=elapsed()
+            )
         try:
             records = self._sanitise(agency, request_id, response, grants)
-        except ValueError as exc:
-            _log.warning("adapter.bad_answer", agency=agency, problem=str(exc), request_id=request_id)
+        except Exception as exc:  # whatever an answer does to the checks, only its agency fails
+            # A ValueError is ours and names the problem; anything else may quote the answer.
+            problem = str(exc) if isinstance(exc, ValueError) else type(exc).__name__
+            _log.warning("adapter.bad_answer", agency=agency, problem=problem, request_id=request_id)
             return AdapterOutcome(
                 agency, "unavailable", detail="adapter answer rejected", duration_ms=elapsed()
             )

@@ -16,6 +16,7 @@ anything else runs) until ``stop``.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import Callable
 from pathlib import Path
@@ -75,6 +76,11 @@ class GatewayServer:
         self.record_activation = record_activation
 
     async def start(self) -> None:
+        if self.metrics is not None:
+            # Counted at scrape time, on this loop: tasks not done, adapter channels open.
+            loop = asyncio.get_running_loop()
+            self.metrics.watch_event_loop(loop)
+            self.metrics.watch_adapter_channels(loop, self.adapters.open_channels)
         if self.metrics is not None and self.metrics_listen is not None:
             # Binding is quick; an OSError naming the address stops the start here.
             self.metrics_server = serve_metrics(self.metrics, self.metrics_listen)

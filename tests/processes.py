@@ -221,3 +221,64 @@ class GatewayProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+# -- gateway variants and process resources (additive) ---------------------------------------------
+
+
+def gateway_variant(
+    config: Path,
+    name: str,
+    *,
+    audit_path: Path | None = None,
+    audit_url: str | None = None,
+    metrics: bool = False,
+) -> Path:
+    """The same deployment (same adapters) for one more gateway: its own free port, and optionally
+    its own audit store (``audit_path``: a SQLite file; ``audit_url``: any store URL) and a
+    Prometheus endpoint on another free port (``[metrics] listen``, read with `metrics_address`).
+    Written next to ``config`` as ``name``.
+    """
+    assert audit_path is None or audit_url is None, "one audit store"
+    text = another_gateway(config, name).read_text()
+    store = f'path = "{audit_path}"' if audit_path is not None else f'url = "{audit_url}"'
+    if audit_path is not None or audit_url is not None:
+        # The first `path`/`url` line is the [audit] store's (a function: no escapes in the URL).
+        text = re.sub(r'(?m)^(path|url) = ".*"$', lambda _: store, text, count=1)
+    if metrics:
+        (port,) = free_ports(1)
+        # Appended last, so `gateway_address` (the first `listen`) still finds the gateway's.
+        text += f'\n[metrics]\nlisten = "127.0.0.1:{port}"\n'
+    variant = config.with_name(name)
+    variant.write_text(text)
+    return variant
+
+
+def metrics_address(config: Path) -> str:
+    """The ``[metrics] listen`` address of ``config``."""
+    match = re.search(r'(?ms)^\[metrics\]$.*?^listen = "(127\.0\.0\.1:\d+)"$', config.read_text())
+    assert match is not None, "no [metrics] listen in the config"
+    return match.group(1)
+
+
+def open_fds(pid: int) -> int:
+    """How many file descriptors process ``pid`` holds open (Linux: ``/proc/PID/fd``)."""
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def thread_count(pid: int) -> int:
+    """How many threads process ``pid`` runs (Linux: ``Threads:`` of ``/proc/PID/status``)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("Threads:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no Threads line for process {pid}")
+
+
+def set_adapter_address(config: Path, agency: str, address: str) -> None:
+    """Point ``agency``'s adapter in ``config`` at ``address`` (both the gateway and `serve adapter`
+    read it: the adapter listens there unless the config gives it a ``listen``)."""
+    text = config.read_text()
+    pattern = rf'(?ms)(^\[adapters\.{agency}\]$.*?^address = ")127\.0\.0\.1:\d+(")'
+    text, count = re.subn(pattern, lambda m: f"{m.group(1)}{address}{m.group(2)}", text, count=1)
+    assert count == 1, agency
+    config.write_text(text)

@@ -4,6 +4,7 @@ personal data. Scraped over HTTP from ``serve_metrics`` like Prometheus would.""
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 import socket
 import urllib.error
@@ -446,3 +447,74 @@ async def test_gateway_serves_metrics_while_running(pki: PKILayout, tmp_path: Pa
     assert gateway.metrics_server is None
     with pytest.raises(urllib.error.URLError):
         await asyncio.to_thread(_scrape, server)
+
+
+# -- gauges counted at scrape time: event loop tasks and adapter channels ---------------------
+
+
+async def test_event_loop_tasks_and_adapter_channels_are_counted_when_scraped(pki: PKILayout) -> None:
+    """The two leak gauges read 0 until watched, then follow tasks and channels as they come and go."""
+    metrics = GatewayMetrics(process=False)
+    server = serve_metrics(metrics, "127.0.0.1:0")
+    gw = pki.gateway
+    pool = AdapterPool(
+        {"police": "127.0.0.1:1", "mpi": "127.0.0.1:1"},
+        channel_credentials(pki.ca_cert, gw.cert, gw.key),
+        trust_domain=TRUST_DOMAIN,
+    )
+
+    async def gauges() -> tuple[float, float]:
+        samples = _samples(await asyncio.to_thread(_scrape, server))
+        return _value(samples, "fedgate_event_loop_tasks"), _value(samples, "fedgate_adapter_channels")
+
+    try:
+        assert await gauges() == (0.0, 0.0)
+        loop = asyncio.get_running_loop()
+        metrics.watch_event_loop(loop)
+        metrics.watch_adapter_channels(loop, pool.open_channels)
+        tasks, channels = await gauges()
+        assert channels == 2
+        assert tasks >= 1  # this test's own task at least
+        release = asyncio.Event()
+        waiting = [asyncio.create_task(release.wait()) for _ in range(7)]
+        assert await gauges() == (tasks + 7, 2)
+        release.set()
+        await asyncio.gather(*waiting)
+        await pool.close()
+        assert await gauges() == (tasks, 0)
+        # Read from the loop itself (no scrape thread), the count is taken in place.
+        assert metrics.registry.get_sample_value("fedgate_event_loop_tasks") == tasks
+    finally:
+        await pool.close()
+        await server.aclose()
+
+
+async def test_a_count_that_fails_reads_nan_and_the_scrape_still_answers() -> None:
+    """A count that raises, or a loop that is gone, reads NaN; the other series are still served."""
+    metrics = GatewayMetrics(process=False)
+    server = serve_metrics(metrics, "127.0.0.1:0")
+
+    def broken() -> int:
+        raise RuntimeError("no count")
+
+    closed = asyncio.new_event_loop()
+    closed.close()
+    try:
+        metrics.watch_adapter_channels(asyncio.get_running_loop(), broken)
+        metrics.watch_event_loop(closed)
+        samples = _samples(await asyncio.to_thread(_scrape, server))
+        assert math.isnan(_value(samples, "fedgate_adapter_channels"))
+        assert math.isnan(_value(samples, "fedgate_event_loop_tasks"))
+        assert _value(samples, "fedgate_audit_log_entries") == 0
+    finally:
+        await server.aclose()
+
+
+async def test_a_started_gateway_reports_its_loop_tasks_and_adapter_channels(
+    metered: tuple[Deployment, MetricsServer],
+) -> None:
+    """``GatewayServer.start`` points the gauges at its loop and its pool: six agencies, six channels."""
+    _, server = metered
+    samples = _samples(await asyncio.to_thread(_scrape, server))
+    assert _value(samples, "fedgate_adapter_channels") == len(AGENCIES)
+    assert _value(samples, "fedgate_event_loop_tasks") >= 1
