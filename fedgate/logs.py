@@ -12,7 +12,24 @@ import sys
 
 import structlog
 
-__all__ = ["configure_logging"]
+__all__ = ["DroppingPrintLogger", "configure_logging"]
+
+
+class DroppingPrintLogger(structlog.PrintLogger):
+    """A ``PrintLogger`` that drops a line it cannot write (a full disk, a file-size limit, a
+    closed pipe) instead of raising: a failing log must never turn a refusal into an error
+    naming the OS, nor stop the request it was describing. Lines lost so are counted."""
+
+    dropped = 0
+
+    def msg(self, message: str) -> None:
+        try:
+            super().msg(message)
+        except (OSError, ValueError):  # ValueError: the stream was closed
+            DroppingPrintLogger.dropped += 1
+
+    log = debug = info = warn = warning = msg
+    fatal = failure = err = error = critical = exception = msg
 
 
 def configure_logging(*, level: str | None = None, json: bool | None = None) -> None:
@@ -34,6 +51,6 @@ def configure_logging(*, level: str | None = None, json: bool | None = None) -> 
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=lambda *_: DroppingPrintLogger(file=sys.stderr),
         cache_logger_on_first_use=False,
     )
