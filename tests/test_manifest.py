@@ -534,7 +534,7 @@ async def test_undecodable_manifest_body_is_invalid_argument(deployment: Deploym
     paths = pki.agency_client("customs")
     creds = channel_credentials(pki.ca_cert, paths.cert, paths.key)
     async with grpc.aio.secure_channel(deployment.address, creds) as channel:
-        call = channel.unary_stream("/fedgate.v1.FederatedLookupService/ScreenManifest")
+        call: Any = channel.unary_stream("/fedgate.v1.FederatedLookupService/ScreenManifest")
         with pytest.raises(grpc.aio.AioRpcError) as info:
             async for _ in call(b"\x0a\xff\xff\xff\xff\x0f", timeout=10):
                 pass

@@ -479,4 +479,5 @@ async def test_embedded_engine_refuses_a_foreign_thread(engine: RegoPolicyEngine
         await asyncio.to_thread(asyncio.run, engine.plan(_inp(agencies=("police",))))
     denied = await asyncio.to_thread(asyncio.run, FailClosedPolicy(engine).plan(_inp(agencies=("police",))))
     assert not any(a.permitted for a in denied.agencies)
-    assert (await engine.plan(_inp(agencies=("police",)))).agencies[0].permitted  # its own thread still decides
+    # Its own thread still decides.
+    assert (await engine.plan(_inp(agencies=("police",)))).agencies[0].permitted
