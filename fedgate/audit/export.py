@@ -31,6 +31,12 @@ Errors::
 A manifest of another format (format 1 included: there are no deployed exports of it)
 is refused with a message naming both formats.
 
+``read_export`` keeps ``entries.jsonl`` and ``evidence.jsonl`` as the bytes read, in an
+``EntryLines`` and an ``EvidenceLines``: sequences that split (and, for evidence, parse)
+their lines the first time a line is asked for. The verifier reads the bytes in bulk
+(``verify_entries``, ``verify_evidence``, ``verify_parallel``) and never needs the
+per-line objects of a good export.
+
 Left out: what any of the bytes mean (``verify.py``), and streaming: an export
 is read into memory, within the bounds below (checkpoint lines are read one at a
 time, so no single line over its bound is ever held).
@@ -48,7 +54,7 @@ import stat
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, overload
 
 from fedgate.audit.canonical import MAX_CANONICAL_SIZE, CanonicalError, canonical_bytes, parse_canonical
 from fedgate.audit.commitments import SALT_SIZE, CommitmentError, Opening
@@ -68,6 +74,8 @@ __all__ = [
     "MAX_ENTRIES_FILE_SIZE",
     "MAX_EVIDENCE_FILE_SIZE",
     "MAX_MANIFEST_SIZE",
+    "EntryLines",
+    "EvidenceLines",
     "EvidenceRow",
     "ExportContents",
     "ExportError",
@@ -165,6 +173,129 @@ def split_lines(data: bytes) -> list[bytes]:
     if lines[-1] == b"":
         lines.pop()
     return lines
+
+
+class EntryLines(Sequence[bytes]):
+    """The lines of a ``.jsonl`` file (``split_lines``) kept as the bytes read; split on first use.
+
+    ``data`` is the file's bytes: the verifier scans them in bulk. Equal to any sequence
+    of the same lines.
+    """
+
+    __slots__ = ("_lines", "data")
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self._lines: list[bytes] | None = None
+
+    def _split(self) -> list[bytes]:
+        if self._lines is None:
+            self._lines = split_lines(self.data)
+        return self._lines
+
+    def __len__(self) -> int:
+        if self._lines is None:
+            data = self.data
+            return data.count(b"\n") + (bool(data) and data[-1] != 10)
+        return len(self._lines)
+
+    @overload
+    def __getitem__(self, index: int) -> bytes: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[bytes]: ...
+    def __getitem__(self, index: int | slice) -> bytes | list[bytes]:
+        return self._split()[index]
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._split())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, EntryLines):
+            return self.data == other.data
+        return isinstance(other, Sequence) and list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable-looking sequence: unhashable, like a list
+
+    def __repr__(self) -> str:
+        return f"EntryLines({len(self)} lines, {len(self.data)} bytes)"
+
+
+class EvidenceLines(Sequence[EvidenceRow]):
+    """The rows of an ``evidence.jsonl`` kept as the bytes read; parsed (strictly) on first use.
+
+    The rows are those ``parse_evidence_row`` reads; ``malformed`` holds (0-based line,
+    reason) for the others, as ``ExportContents.malformed_evidence`` does.
+    """
+
+    __slots__ = ("_parsed", "data", "malformed")
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self._parsed: tuple[list[EvidenceRow], list[tuple[int, str]]] | None = None
+        #: (0-based line, reason) for each line that is not a well-formed row; parses on first use.
+        self.malformed: Sequence[tuple[int, str]] = _MalformedLines(self)
+
+    def _parse(self) -> tuple[list[EvidenceRow], list[tuple[int, str]]]:
+        if self._parsed is None:
+            rows: list[EvidenceRow] = []
+            malformed: list[tuple[int, str]] = []
+            for number, line in enumerate(split_lines(self.data)):
+                try:
+                    rows.append(parse_evidence_row(line))
+                except ValueError as exc:
+                    malformed.append((number, str(exc)))
+            self._parsed = rows, malformed
+        return self._parsed
+
+    def __len__(self) -> int:
+        return len(self._parse()[0])
+
+    @overload
+    def __getitem__(self, index: int) -> EvidenceRow: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[EvidenceRow]: ...
+    def __getitem__(self, index: int | slice) -> EvidenceRow | list[EvidenceRow]:
+        return self._parse()[0][index]
+
+    def __iter__(self) -> Iterator[EvidenceRow]:
+        return iter(self._parse()[0])
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, EvidenceLines):
+            return self.data == other.data
+        return isinstance(other, Sequence) and list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]  # like a list
+
+    def __repr__(self) -> str:
+        return f"EvidenceLines({len(self.data)} bytes)"
+
+
+class _MalformedLines(Sequence[tuple[int, str]]):
+    """``EvidenceLines.malformed``: a view that parses its owner's lines on first use."""
+
+    __slots__ = ("owner",)
+
+    def __init__(self, owner: EvidenceLines) -> None:
+        self.owner = owner
+
+    def __len__(self) -> int:
+        return len(self.owner._parse()[1])
+
+    @overload
+    def __getitem__(self, index: int) -> tuple[int, str]: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[tuple[int, str]]: ...
+    def __getitem__(self, index: int | slice) -> tuple[int, str] | list[tuple[int, str]]:
+        return self.owner._parse()[1][index]
+
+    def __iter__(self) -> Iterator[tuple[int, str]]:
+        return iter(self.owner._parse()[1])
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]  # like a list
 
 
 def checkpoint_line_bytes(size: int, note: bytes) -> bytes:
@@ -390,15 +521,21 @@ def _read_regular(path: Path, limit: int, what: str, *, missing_ok: bool = False
 
 
 def _read_bounded(handle: BinaryIO, limit: int, what: str) -> bytes:
-    # The size from lstat can change under us; the read itself is bounded too.
-    chunks: list[bytes] = []
-    total = 0
-    while chunk := handle.read(min(_CHUNK, limit + 1 - total)):
-        chunks.append(chunk)
-        total += len(chunk)
-        if total > limit:
-            raise ExportError(f"{what} is larger than {limit} bytes")
-    return b"".join(chunks)
+    # The size from fstat can change under us, so the read is bounded, not sized by it: one
+    # read of the size fstat gives (no copying of chunks), then whatever follows, if anything.
+    expected = min(os.fstat(handle.fileno()).st_size, limit)
+    data = handle.read(expected)
+    if len(data) == expected:
+        rest: list[bytes] = [data]
+        total = len(data)
+        while chunk := handle.read(min(_CHUNK, limit + 1 - total)):
+            rest.append(chunk)
+            total += len(chunk)
+            if total > limit:
+                raise ExportError(f"{what} is larger than {limit} bytes")
+        if len(rest) > 1:
+            data = b"".join(rest)
+    return data
 
 
 def read_checkpoint_note(path: str | os.PathLike[str]) -> bytes:
@@ -519,18 +656,12 @@ def read_export(directory: str | os.PathLike[str]) -> ExportContents:
     entries_data = _read_regular(root / ENTRIES_FILE, MAX_ENTRIES_FILE_SIZE, ENTRIES_FILE) or b""
     hashes[ENTRIES_FILE] = hashlib.sha256(entries_data).hexdigest()
     checkpoints, malformed_checkpoints, hashes[CHECKPOINTS_FILE] = _read_checkpoints(root / CHECKPOINTS_FILE)
-    evidence: list[EvidenceRow] = []
-    malformed: list[tuple[int, str]] = []
     evidence_data = _read_regular(
         root / EVIDENCE_FILE, MAX_EVIDENCE_FILE_SIZE, EVIDENCE_FILE, missing_ok=True
     )
     if evidence_data is not None:
         hashes[EVIDENCE_FILE] = hashlib.sha256(evidence_data).hexdigest()
-        for number, line in enumerate(split_lines(evidence_data)):
-            try:
-                evidence.append(parse_evidence_row(line))
-            except ValueError as exc:
-                malformed.append((number, str(exc)))
+    evidence = EvidenceLines(evidence_data or b"")
     others = _stray_names(root)
     listed: Mapping[str, str] = manifest["files"]
     # Files that are not part of the layout are never read; they are noted as unlisted.
@@ -539,10 +670,10 @@ def read_export(directory: str | os.PathLike[str]) -> ExportContents:
     )
     return ExportContents(
         manifest=manifest,
-        entries=split_lines(entries_data),
+        entries=EntryLines(entries_data),
         checkpoints=checkpoints,
         evidence=evidence,
-        malformed_evidence=malformed,
+        malformed_evidence=evidence.malformed,
         hash_mismatches=mismatches,
         malformed_checkpoints=malformed_checkpoints,
     )

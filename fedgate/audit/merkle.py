@@ -11,6 +11,9 @@ This module builds roots, inclusion proofs and consistency proofs from a list of
 leaf hashes, and checks proofs with the algorithms of RFC 9162 §2.1.3.2 and
 §2.1.4.2. It also has ``CompactRange``, the right edge of the tree. A store
 appends to it in O(log n) memory and persists it as a ``CompactRangeState``.
+``PrefixRoots`` hashes every perfect subtree of a list of leaf hashes once, level
+by level, and then gives the root of any prefix in O(log n): a verifier checks
+thousands of checkpoints against one tree computation.
 
 Verification raises and never returns a bool. A function that checks a proof
 returns ``None`` or raises::
@@ -44,6 +47,7 @@ __all__ = [
     "ConsistencyProofError",
     "InclusionProofError",
     "MerkleError",
+    "PrefixRoots",
     "consistency_proof",
     "inclusion_proof",
     "leaf_hash",
@@ -390,6 +394,59 @@ class CompactRange:
 
     def __repr__(self) -> str:
         return f"CompactRange(size={self._size})"
+
+
+class PrefixRoots:
+    """The perfect subtrees of a tree with these leaf hashes: MTH of every prefix in O(log n).
+
+    Level 0 holds the leaf hashes; level ``k + 1`` holds ``SHA-256(0x01 || a || b)`` of each
+    pair of level ``k``, so node ``i`` of level ``k`` is the root of leaves
+    ``[i * 2**k, (i + 1) * 2**k)``. Building costs one hash per inner node of the whole tree
+    (about ``n``), once. The tree of a prefix of ``size`` leaves is, per RFC 6962, the
+    perfect subtrees for the set bits of ``size`` from the largest down, folded from the
+    right; each of them is a node here. So the roots of every checkpoint of a log cost
+    O(log n) each after one pass, instead of a pass per checkpoint. ``ValueError`` for a
+    leaf hash that is not ``HASH_SIZE`` bytes.
+    """
+
+    __slots__ = ("_levels",)
+
+    def __init__(self, leaf_hashes: Sequence[bytes]) -> None:
+        leaves = list(leaf_hashes)
+        if any(length != HASH_SIZE for length in set(map(len, leaves))):
+            _checked_leaves(leaves)  # raises, naming the first bad one
+        levels = [leaves]
+        level = leaves
+        sha, prefix = _sha256, _NODE_PREFIX
+        while len(level) > 1:
+            level = [
+                sha(prefix + left + right).digest()
+                for left, right in zip(level[0::2], level[1::2], strict=False)
+            ]
+            levels.append(level)
+        self._levels = levels
+
+    @property
+    def size(self) -> int:
+        """Number of leaves."""
+        return len(self._levels[0])
+
+    def root(self, size: int) -> bytes:
+        """MTH of the first ``size`` leaves (``EMPTY_ROOT`` for 0); ``ValueError`` outside ``0..size``."""
+        if not 0 <= size <= self.size:
+            raise ValueError(f"size {size} is outside 0..{self.size}")
+        if size == 0:
+            return EMPTY_ROOT
+        edge: list[bytes] = []
+        offset = 0
+        for height in range(size.bit_length() - 1, -1, -1):
+            if size >> height & 1:
+                edge.append(self._levels[height][offset >> height])
+                offset += 1 << height
+        root = edge[-1]
+        for left in reversed(edge[:-1]):
+            root = _node(left, root)
+        return root
 
 
 def _node(left: bytes, right: bytes) -> bytes:

@@ -22,8 +22,9 @@ what "first" means; each tamper is reported as its own class:
    (MISSING_OR_REORDERED). The export must hold every entry the largest checkpoint
    commits to, and as many as the (unsigned) manifest says (MISSING_OR_REORDERED at
    the first absent index).
-4. Leaf hashes are recomputed and, in one pass of a ``CompactRange``, the root of every
-   checkpoint size. The first size whose signed root differs decides:
+4. Leaf hashes are recomputed and, from one pass over the tree (``merkle.PrefixRoots``:
+   every perfect subtree hashed once), the root of every checkpoint size. The first size
+   whose signed root differs decides:
    - if a checkpoint of the same or a larger size matches the recomputed tree, the
      entries are authenticated by it and the odd checkpoint is a FORK (as are two
      checkpoints of one size with different roots): it is not consistent with the
@@ -64,6 +65,14 @@ What ``first_bad_index`` means, per class:
   the only problem is an unreadable evidence line).
 
 The manifest is unsigned: its file hashes and key list are hints in ``warnings``.
+
+Steps 3 and 8 read every entry line and evidence row; for a large export read by
+``read_export`` they run in forked worker processes, one part of the log each
+(``verify_parallel``), and otherwise here. Good lines and rows are read in bulk
+(``verify_entries``' shapes, ``verify_evidence.check_evidence_lines``); anything else goes
+through the reference paths, which decide every failure and message. The report does not
+depend on the number of workers.
+
 Errors::
 
     Exception
@@ -81,17 +90,17 @@ from itertools import pairwise
 from typing import Any
 
 from fedgate.audit.checkpoint import Checkpoint, open_checkpoint
-from fedgate.audit.export import CHECKPOINTS_FILE, ExportContents
+from fedgate.audit.export import CHECKPOINTS_FILE, EntryLines, EvidenceLines, ExportContents
 from fedgate.audit.merkle import (
-    EMPTY_ROOT,
-    CompactRange,
     ConsistencyProofError,
+    PrefixRoots,
     consistency_proof,
     verify_consistency,
 )
 from fedgate.audit.note import NoteError, UnverifiedNoteError, Verifier
-from fedgate.audit.verify_entries import EntryScan, scan_entries
-from fedgate.audit.verify_evidence import EvidenceResult, check_evidence
+from fedgate.audit.verify_entries import EntryScan, scan_buffer, scan_entries
+from fedgate.audit.verify_evidence import EvidenceResult, check_evidence, check_evidence_lines
+from fedgate.audit.verify_parallel import PartedScan, WorkerError, default_workers, fork_available
 
 __all__ = [
     "FailureClass",
@@ -212,13 +221,19 @@ class _Run:
     """One verification: state shared by the steps, so a failure still reports the counts."""
 
     def __init__(
-        self, contents: ExportContents, trusted: Verifier, expected: Sequence[tuple[str, bytes]] = ()
+        self,
+        contents: ExportContents,
+        trusted: Verifier,
+        expected: Sequence[tuple[str, bytes]] = (),
+        workers: int | None = None,
     ) -> None:
         self.contents = contents
         self.trusted = trusted
         self.expected = expected
         self.pinned: list[int] = []
-        self.scan: EntryScan = scan_entries(contents.entries, trusted.name)
+        self.parted: PartedScan | None = None
+        self.scan: EntryScan = self._scan(workers)
+        self.roots: PrefixRoots | None = None
         self.opened: list[_Opened] = []
         self.key_ids: dict[str, None] = {}
         self.warnings: list[str] = [
@@ -226,6 +241,42 @@ class _Run:
             for name in contents.hash_mismatches
         ]
         self.evidence: EvidenceResult | None = None
+
+    def _raw_evidence(self) -> bytes | None:
+        """``evidence.jsonl``'s bytes, if the export's evidence is still exactly those bytes."""
+        evidence = self.contents.evidence
+        if isinstance(evidence, EvidenceLines) and self.contents.malformed_evidence is evidence.malformed:
+            return evidence.data
+        return None
+
+    def _scan(self, workers: int | None) -> EntryScan:
+        """Step 3's pass over the entries: in worker processes for a large export, else here."""
+        entries = self.contents.entries
+        if not isinstance(entries, EntryLines):
+            return scan_entries(entries, self.trusted.name)
+        count = default_workers(len(entries.data)) if workers is None else workers
+        if count > 1 and fork_available():
+            try:
+                parted = PartedScan(entries.data, self._raw_evidence(), self.trusted.name, count)
+            except OSError:  # no fork now (process or memory limits): scan here
+                return scan_buffer(entries.data, self.trusted.name)
+            try:
+                scan = parted.scan()
+            except WorkerError:
+                parted.close()
+            except BaseException:
+                parted.close()
+                raise
+            else:
+                self.parted = parted
+                if scan.problem is None:  # with a problem, step 3 fails and no evidence is read
+                    parted.start_evidence(scan.erasures)
+                return scan
+        return scan_buffer(entries.data, self.trusted.name)
+
+    def close(self) -> None:
+        if self.parted is not None:
+            self.parted.close()
 
     def run(self) -> None:
         self.check_trusted_key()  # step 1
@@ -337,11 +388,8 @@ class _Run:
         for opened in self.opened:
             by_size.setdefault(opened.checkpoint.size, set()).add(opened.checkpoint.root_hash)
         leaves = self.scan.leaves
-        computed: dict[int, bytes] = {0: EMPTY_ROOT}
-        tree = CompactRange()
-        for size in sorted(by_size):  # O(entries + checkpoints * log entries) in all
-            tree.extend(leaves[tree.size : size])
-            computed[size] = tree.root()
+        tree = self._roots()  # one pass over the tree: O(entries + checkpoints * log entries) in all
+        computed: dict[int, bytes] = {size: tree.root(size) for size in by_size}
         matched = sorted(size for size, roots in by_size.items() if computed[size] in roots)
         last_match = max(matched, default=-1)
         previous = 0
@@ -371,6 +419,11 @@ class _Run:
             )
         return None
 
+    def _roots(self) -> PrefixRoots:
+        if self.roots is None:
+            self.roots = PrefixRoots(self.scan.leaves)
+        return self.roots
+
     def _fork(self, size: int, roots: set[bytes], matched: list[int], computed: dict[int, bytes]) -> _Failed:
         odd = min(roots - {computed[size]})
         later = min((s for s in matched if s > size), default=None)
@@ -399,14 +452,13 @@ class _Run:
         )
 
     def check_time_order(self) -> None:
-        times = self.scan.times
-        for index in range(1, len(times)):
-            if times[index] < times[index - 1]:
-                raise _Failed(
-                    FailureClass.TAMPERED_ENTRY,
-                    f"entry {index} has an earlier time than entry {index - 1}",
-                    index=index,
-                )
+        index = self.scan.time_regression  # the first entry whose time is before its predecessor's
+        if index is not None:
+            raise _Failed(
+                FailureClass.TAMPERED_ENTRY,
+                f"entry {index} has an earlier time than entry {index - 1}",
+                index=index,
+            )
 
     def check_key_schedule(self) -> None:
         current = self.trusted
@@ -458,7 +510,6 @@ class _Run:
                 raise _Failed(FailureClass.BAD_SIGNATURE, f"pinned checkpoint {label}: {exc}") from None
             opened.append((label, checkpoint))
         leaves = self.scan.leaves
-        tree = CompactRange()
         for label, checkpoint in sorted(opened, key=lambda pair: pair[1].size):
             size = checkpoint.size
             if size > len(leaves):
@@ -471,8 +522,7 @@ class _Run:
                     bad_range=(len(leaves), size),
                     checkpoint_size=size,
                 )
-            tree.extend(leaves[tree.size : size])
-            if tree.root() != checkpoint.root_hash:
+            if self._roots().root(size) != checkpoint.root_hash:
                 raise _Failed(
                     FailureClass.FORK,
                     f"pinned checkpoint {label} forks from the log: its root for size {size} is not "
@@ -481,13 +531,30 @@ class _Run:
                 )
         self.pinned = [checkpoint.size for _, checkpoint in opened]
 
+    def _fast_evidence(self) -> EvidenceResult | None:
+        """What the bulk check of raw evidence lines gives, or ``None`` where only the reference can tell."""
+        if self.parted is not None:
+            try:
+                return self.parted.evidence()
+            except WorkerError:
+                return None
+        raw = self._raw_evidence()
+        if raw is None or self.scan.columns is None:
+            return None
+        return check_evidence_lines(self.scan.columns, self.scan.erasures, raw)
+
     def check_evidence(self) -> None:
-        self.evidence = check_evidence(
-            self.scan.commitments,
-            self.scan.erasures,
-            self.contents.evidence,
-            self.contents.malformed_evidence,
-        )
+        evidence = self._fast_evidence()
+        if evidence is None:
+            commitments = self.scan.commitments
+            if self.parted is not None:  # the workers kept their commitments: read them here
+                entries = self.contents.entries
+                assert isinstance(entries, EntryLines)  # parted only for bytes read by read_export
+                commitments = scan_buffer(entries.data, self.trusted.name).commitments
+            evidence = check_evidence(
+                commitments, self.scan.erasures, self.contents.evidence, self.contents.malformed_evidence
+            )
+        self.evidence = evidence
         self.warnings.extend(self.evidence.warnings)
         if self.evidence.problems:
             first = self.evidence.problems[0]
@@ -526,26 +593,39 @@ class _Run:
 
 
 def verify_export(
-    contents: ExportContents, trusted_key: str, expected: Sequence[tuple[str, bytes]] = ()
+    contents: ExportContents,
+    trusted_key: str,
+    expected: Sequence[tuple[str, bytes]] = (),
+    *,
+    workers: int | None = None,
 ) -> VerificationReport:
     """Verify an export against the log's first verifier key string; report the first failure.
 
     ``expected`` pins checkpoints obtained apart from the export, as (label, signed note)
     pairs; the label (a file name) only names the pin in messages. A malformed
     ``trusted_key`` raises ``note.MalformedKeyError``: that is the caller's input, not the
-    export's.
+    export's. ``workers`` is how many processes scan the entries and evidence of an export
+    from ``read_export`` (``None``: one per CPU for a large export in a single-threaded
+    process, see ``verify_parallel.default_workers``; 1: in this process). The report is
+    the same whatever the number.
     """
     trusted = Verifier.from_key_string(trusted_key)
-    run = _Run(contents, trusted, expected)
+    run = _Run(contents, trusted, expected, workers)
     try:
         run.run()
     except _Failed as failed:
         return run.report(failed)
+    finally:
+        run.close()
     return run.report(None)
 
 
 def verify_export_or_raise(
-    contents: ExportContents, trusted_key: str, expected: Sequence[tuple[str, bytes]] = ()
+    contents: ExportContents,
+    trusted_key: str,
+    expected: Sequence[tuple[str, bytes]] = (),
+    *,
+    workers: int | None = None,
 ) -> VerificationReport:
     """As ``verify_export``, but raise ``VerificationError`` (carrying the report) on any failure."""
-    return verify_export(contents, trusted_key, expected).raise_for_failure()
+    return verify_export(contents, trusted_key, expected, workers=workers).raise_for_failure()
