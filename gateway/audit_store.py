@@ -6,7 +6,9 @@ through SQLAlchemy Core. Five tables, all prefixed ``audit_``:
 
 - ``audit_entries``: ``seq`` (primary key), ``leaf_hash``, the canonical ``entry`` bytes;
 - ``audit_checkpoints``: ``size`` (primary key), the signed checkpoint ``note`` bytes;
-- ``audit_evidence``: the openings, one row per (``seq``, ``name``), ``salt`` and ``value``;
+- ``audit_evidence``: the openings, one row per entry that holds any (``seq``), with a
+  ``<name>_salt`` and ``<name>_value`` column for each name of ``OPENING_NAMES`` (both
+  ``NULL`` once erased, and the row deleted with its last opening);
 - ``audit_state``: one row, the tree ``size``, its compact range (the right-edge hashes,
   concatenated 32-byte blobs), the ``last_time`` sequenced and the log's ``origin``;
 - ``audit_keys``: every verifier key string the log has signed with, by ``epoch`` (0 for
@@ -59,8 +61,10 @@ which is how a log from before key rotation gains ``audit_keys``).
 from __future__ import annotations
 
 import hashlib
+import itertools
+import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from typing import Any, Final, Protocol
 
@@ -69,7 +73,7 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 
 from fedgate.audit.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
 from fedgate.audit.commitments import Opening
-from fedgate.audit.entry import OPENING_NAMES, PendingEntry, format_time, sequenced_bytes
+from fedgate.audit.entry import OPENING_NAMES, PendingEntry, format_time, sequenced_batch
 from fedgate.audit.merkle import (
     HASH_SIZE,
     CompactRange,
@@ -105,28 +109,48 @@ _SQLITE_BEGIN: Final = "fedgate_sqlite_begin"  # execution option read by the "b
 _STATE_ID: Final = 1
 _KEY_ROTATION: Final = "key_rotation"  # entry kind, docs/audit-log.md
 
+# On SQLite a key column declared INTEGER is the table's rowid: one B-tree instead of a
+# table plus an index on seq (BIGINT would be a separate index). The same 64-bit integer.
+_SEQ_TYPE: Final = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
 _metadata = sa.MetaData()
 _entries = sa.Table(
     "audit_entries",
     _metadata,
-    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("seq", _SEQ_TYPE, primary_key=True, autoincrement=False),
     sa.Column("leaf_hash", sa.LargeBinary(HASH_SIZE), nullable=False),
     sa.Column("entry", sa.LargeBinary, nullable=False),
 )
 _checkpoints = sa.Table(
     "audit_checkpoints",
     _metadata,
-    sa.Column("size", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("size", _SEQ_TYPE, primary_key=True, autoincrement=False),
     sa.Column("note", sa.LargeBinary, nullable=False),
 )
+# One row per entry, not per opening: appends insert two rows per entry instead of three
+# or four, the largest single saving of the append path (docs/audit-log.md, "Speed").
 _evidence = sa.Table(
     "audit_evidence",
     _metadata,
-    sa.Column("seq", sa.BigInteger, sa.ForeignKey("audit_entries.seq"), primary_key=True),
-    sa.Column("name", sa.String(16), primary_key=True),
-    sa.Column("salt", sa.LargeBinary, nullable=False),
-    sa.Column("value", sa.LargeBinary, nullable=False),
+    sa.Column("seq", _SEQ_TYPE, sa.ForeignKey("audit_entries.seq"), primary_key=True, autoincrement=False),
+    *(
+        sa.Column(f"{name}_{part}", sa.LargeBinary, nullable=True)
+        for name in OPENING_NAMES
+        for part in ("salt", "value")
+    ),
+    *(
+        sa.CheckConstraint(
+            f"({name}_salt IS NULL) = ({name}_value IS NULL)", name=f"audit_evidence_{name}_whole"
+        )
+        for name in OPENING_NAMES
+    ),
 )
+_EVIDENCE_COLUMNS: Final = tuple(f"{name}_{part}" for name in OPENING_NAMES for part in ("salt", "value"))
+#: Opening names in the order ``all_openings`` yields them within an entry (names order).
+_NAMES_SORTED: Final = tuple(sorted(OPENING_NAMES))
+_NAME_INDEX: Final = {name: i for i, name in enumerate(OPENING_NAMES)}
+#: The layout before one row per entry, recognised by its columns and converted on open.
+_LEGACY_EVIDENCE_COLUMNS: Final = frozenset({"seq", "name", "salt", "value"})
 _state = sa.Table(
     "audit_state",
     _metadata,
@@ -156,7 +180,8 @@ def _append_statements(mark: str) -> tuple[str, str, str, str]:
     """The inserts and the state update of an append, with the driver's placeholder ``mark``."""
     return (
         f"INSERT INTO {_entries.name} (seq, leaf_hash, entry) VALUES ({mark}, {mark}, {mark})",  # noqa: S608
-        f"INSERT INTO {_evidence.name} (seq, name, salt, value) VALUES ({mark}, {mark}, {mark}, {mark})",  # noqa: S608
+        f"INSERT INTO {_evidence.name} (seq, {', '.join(_EVIDENCE_COLUMNS)}) "  # noqa: S608
+        f"VALUES ({', '.join([mark] * (1 + len(_EVIDENCE_COLUMNS)))})",
         f"INSERT INTO {_checkpoints.name} (size, note) VALUES ({mark}, {mark})",  # noqa: S608
         f"UPDATE {_state.name} SET size = {mark}, compact = {mark}, last_time = {mark} "  # noqa: S608
         f"WHERE id = {_STATE_ID}",
@@ -296,6 +321,7 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the sequencer
         cursor.execute("PRAGMA synchronous=FULL")  # in WAL: fsync the log at every commit
         cursor.execute("PRAGMA foreign_keys=ON")  # evidence rows only for existing entries
+        cursor.execute("PRAGMA secure_delete=ON")  # erased openings are zeroed, not left in free space
     finally:
         cursor.close()
 
@@ -375,9 +401,12 @@ class SQLAuditStore:
             self._update_state_sql,
         ) = _append_statements("?" if self._sqlite else "%s")  # pysqlite: qmark; psycopg: format
         self._closed = False
+        self._sequencer_lock = threading.Lock()
+        self._sequencer_conn: Connection | None = None  # SQLite only: see _sqlite_sequencer
         if create:
             try:
                 with self._write() as conn:
+                    _convert_legacy_evidence(conn)
                     _metadata.create_all(conn, checkfirst=True)
                     if self._stored_state(conn) is None:
                         empty = CompactRange().to_state()
@@ -553,30 +582,37 @@ class SQLAuditStore:
 
     def openings(self, seq: int) -> dict[str, Opening]:
         """The openings of entry ``seq`` that have not been erased, by name."""
-        query = sa.select(_evidence.c.name, _evidence.c.salt, _evidence.c.value).where(_evidence.c.seq == seq)
+        query = sa.select(*(_evidence.c[column] for column in _EVIDENCE_COLUMNS)).where(
+            _evidence.c.seq == seq
+        )
         with self._read("evidence read") as conn:
-            rows = conn.execute(query).all()
-        return {str(name): Opening(bytes(salt), bytes(value)) for name, salt, value in rows}
+            row = conn.execute(query).one_or_none()
+        return {} if row is None else dict(_held(tuple(row)))
 
     def all_openings(self) -> Iterator[tuple[int, str, Opening]]:
-        """Every opening held, in (seq, name) order, read a page at a time.
+        """Every opening held, in (seq, name) order, read a page of entries at a time.
 
         No connection is held between pages, so a long export never blocks the sequencer;
         an opening erased while iterating may or may not appear.
         """
-        after: tuple[int, str] | None = None
+        after: int | None = None
+        columns = (_evidence.c.seq, *(_evidence.c[column] for column in _EVIDENCE_COLUMNS))
         while True:
-            query = sa.select(_evidence.c.seq, _evidence.c.name, _evidence.c.salt, _evidence.c.value)
+            query = sa.select(*columns)
             if after is not None:
-                query = query.where(sa.tuple_(_evidence.c.seq, _evidence.c.name) > sa.tuple_(*after))
-            query = query.order_by(_evidence.c.seq, _evidence.c.name).limit(_PAGE_ROWS)
+                query = query.where(_evidence.c.seq > after)
+            query = query.order_by(_evidence.c.seq).limit(_PAGE_ROWS)
             with self._read("evidence read") as conn:
                 rows = conn.execute(query).all()
-            for seq, name, salt, value in rows:
-                yield int(seq), str(name), Opening(bytes(salt), bytes(value))
+            for seq, *pairs in rows:
+                held = dict(_held(tuple(pairs)))
+                for name in _NAMES_SORTED:
+                    opening = held.get(name)
+                    if opening is not None:
+                        yield int(seq), name, opening
             if len(rows) < _PAGE_ROWS:
                 return
-            after = (int(rows[-1][0]), str(rows[-1][1]))
+            after = int(rows[-1][0])
 
     def delete_openings(self, seq: int, names: Sequence[str]) -> list[str]:
         """Delete these openings of entry ``seq``; return, in ``names`` order, those that existed.
@@ -584,6 +620,8 @@ class SQLAuditStore:
         The caller (``fedgate.audit.erasure``) appends the ``erasure`` entry naming them
         *before* deleting: if the process dies in between, the log records an authorised
         erasure of an opening still held (the verifier warns), never a silent deletion.
+        The columns are set to ``NULL``, and the row deleted once it holds no opening; on
+        SQLite ``secure_delete`` zeroes the bytes freed (see ``create_audit_engine``).
         """
         unknown = set(names) - set(OPENING_NAMES)
         if unknown:
@@ -593,15 +631,19 @@ class SQLAuditStore:
             return []
         try:
             with self._write(sequencer_lock=False) as conn:
-                where = sa.and_(_evidence.c.seq == seq, _evidence.c.name.in_(wanted))
-                held = {
-                    str(name) for name in conn.execute(sa.select(_evidence.c.name).where(where)).scalars()
-                }
-                if held:
+                query = sa.select(*(_evidence.c[column] for column in _EVIDENCE_COLUMNS))
+                row = conn.execute(query.where(_evidence.c.seq == seq)).one_or_none()
+                held = {} if row is None else dict(_held(tuple(row)))
+                erased = [name for name in wanted if name in held]
+                where = _evidence.c.seq == seq
+                if erased and len(erased) == len(held):
                     conn.execute(_evidence.delete().where(where))
+                elif erased:
+                    cleared = {f"{name}_{part}": None for name in erased for part in ("salt", "value")}
+                    conn.execute(_evidence.update().where(where).values(**cleared))
         except sa.exc.SQLAlchemyError as exc:
             raise AuditUnavailable(f"audit evidence erasure failed ({_failure_class(exc)})") from None
-        return [name for name in wanted if name in held]
+        return erased
 
     # -- health and lifetime ----------------------------------------------------------
 
@@ -635,6 +677,7 @@ class SQLAuditStore:
     def close(self) -> None:
         """Close pooled connections; later calls raise ``AuditUnavailable``."""
         self._closed = True
+        self._close_sequencer()
         self._engine.dispose()
 
     def __repr__(self) -> str:
@@ -655,6 +698,10 @@ class SQLAuditStore:
         database's single write lock, which ``sequencer_lock=False`` cannot avoid), the
         advisory lock on PostgreSQL (skipped with ``sequencer_lock=False``).
         """
+        if sequencer_lock and self._sqlite:
+            with self._sqlite_sequencer() as conn:
+                yield conn
+            return
         self._check_open()
         with self._engine.connect() as conn:
             if self._sqlite:
@@ -663,6 +710,39 @@ class SQLAuditStore:
                 if sequencer_lock and not self._sqlite:
                     conn.execute(sa.select(sa.func.pg_advisory_xact_lock(self._lock_key)))
                 yield conn
+
+    @contextmanager
+    def _sqlite_sequencer(self) -> Iterator[Connection]:
+        """A write transaction on the connection the SQLite sequencer keeps between batches.
+
+        Checking a connection out of the pool and back in for every batch cost a tenth of
+        an append (events, reset, bookkeeping). One thread at a time uses it; a transaction
+        that fails in any way closes it, so the next batch starts on a fresh connection (a
+        disk gone read-only or a file replaced under it leaves nothing stale behind).
+        PostgreSQL keeps the pool, whose pre-ping replaces a connection the server dropped.
+        """
+        with self._sequencer_lock:
+            self._check_open()
+            conn = self._sequencer_conn
+            if conn is None:
+                conn = self._engine.connect()
+                conn.execution_options(**{_SQLITE_BEGIN: "IMMEDIATE"})
+                self._sequencer_conn = conn
+            try:
+                with conn.begin():
+                    yield conn
+            except BaseException:
+                self._sequencer_conn = None
+                with suppress(Exception):  # it is being dropped; its own error says nothing more
+                    conn.close()
+                raise
+
+    def _close_sequencer(self) -> None:
+        with self._sequencer_lock:
+            conn, self._sequencer_conn = self._sequencer_conn, None
+        if conn is not None:
+            with suppress(Exception):
+                conn.close()
 
     @contextmanager
     def _read(self, operation: str) -> Iterator[Connection]:
@@ -749,17 +829,24 @@ class SQLAuditStore:
         origin = self._origin
         sha256 = hashlib.sha256
         entry_rows: list[tuple[int, bytes, bytes]] = []
-        evidence_rows: list[tuple[int, str, bytes, bytes]] = []
+        evidence_rows: list[tuple[int | bytes | None, ...]] = []
+        empty = (None,) * len(_EVIDENCE_COLUMNS)
+        index = _NAME_INDEX
         leaves: list[bytes] = []
         receipts: list[Receipt] = []
-        for seq, item in enumerate(pending, start=size):
-            data = sequenced_bytes(item, seq, time)
+        for seq, item, data in zip(itertools.count(size), pending, sequenced_batch(pending, size, time)):
             leaf = sha256(b"\x00" + data).digest()  # merkle.leaf_hash, inlined
             leaves.append(leaf)
             entry_rows.append((seq, leaf, data))
-            for name, opening in item.openings.items():
-                evidence_rows.append((seq, name, opening.salt, opening.value))
-            receipts.append(Receipt(log_index=seq, leaf_hash=leaf, log_origin=origin))
+            openings = item.openings
+            if openings:
+                row: list[int | bytes | None] = [seq, *empty]
+                for name, opening in openings.items():
+                    at = 1 + 2 * index[name]
+                    row[at] = opening.salt
+                    row[at + 1] = opening.value
+                evidence_rows.append(tuple(row))
+            receipts.append(Receipt(seq, leaf, origin))
         compact.extend(leaves)
         # Step 4: the checkpoint of the new tree (two signatures at a key handover).
         new_size = compact.size
@@ -788,6 +875,49 @@ class SQLAuditStore:
         size = self._committed_size(conn)
         if not 0 <= start <= end <= size:
             raise ValueError(f"range [{start}, {end}) is not within the log of size {size}")
+
+
+def _held(pairs: tuple[Any, ...]) -> Iterator[tuple[str, Opening]]:
+    """(name, opening) for each opening held in an evidence row's (salt, value) columns."""
+    for i, name in enumerate(OPENING_NAMES):
+        salt, value = pairs[2 * i], pairs[2 * i + 1]
+        if salt is not None and value is not None:
+            yield name, Opening(bytes(salt), bytes(value))
+
+
+def _convert_legacy_evidence(conn: Connection) -> None:
+    """Convert an evidence table of one row per opening to one row per entry, in the caller's transaction.
+
+    Logs written before the change hold ``(seq, name, salt, value)`` rows. The rows move
+    into the new layout unchanged (the openings are what the log's commitments bind,
+    not the table), and the old table is dropped: after the commit, the only copy of each
+    opening is in the new table. A name outside ``OPENING_NAMES`` cannot be converted and
+    leaves the log unopened (``AuditUnavailable``), with nothing changed.
+    """
+    inspector = sa.inspect(conn)
+    if not inspector.has_table(_evidence.name):
+        return
+    columns = {str(column["name"]) for column in inspector.get_columns(_evidence.name)}
+    if columns != _LEGACY_EVIDENCE_COLUMNS:
+        return
+    legacy = sa.table(
+        _evidence.name, sa.column("seq"), sa.column("name"), sa.column("salt"), sa.column("value")
+    )
+    rows = conn.execute(sa.select(legacy.c.seq, legacy.c.name, legacy.c.salt, legacy.c.value)).all()
+    by_seq: dict[int, list[Any]] = {}
+    for seq, name, salt, value in rows:
+        if name not in _NAME_INDEX:
+            raise AuditUnavailable("audit evidence holds an opening name this version does not know")
+        row = by_seq.setdefault(int(seq), [int(seq), *((None,) * len(_EVIDENCE_COLUMNS))])
+        at = 1 + 2 * _NAME_INDEX[name]
+        row[at], row[at + 1] = bytes(salt), bytes(value)
+    conn.exec_driver_sql(f"DROP TABLE {_evidence.name}")
+    _evidence.create(conn)
+    if by_seq:
+        conn.execute(
+            _evidence.insert(),
+            [dict(zip(("seq", *_EVIDENCE_COLUMNS), row, strict=True)) for row in by_seq.values()],
+        )
 
 
 def _key_string(signer: Signer) -> str:

@@ -192,6 +192,128 @@ def test_openings_are_stored_apart_and_erased_by_name(store: SQLAuditStore) -> N
     assert parse_entry(store.entries(1, 2)[0]) == entry
 
 
+def test_erasing_the_last_opening_of_an_entry_removes_its_evidence_row(
+    db_path: Path, store: SQLAuditStore
+) -> None:
+    """One evidence row per entry: emptied columns while any opening is held, no row after the last."""
+    store.append_batch(batch("r", 2))
+    assert row_counts(db_path)["audit_evidence"] == 2
+    assert store.delete_openings(0, ["released"]) == ["released"]
+    assert row_counts(db_path)["audit_evidence"] == 2
+    assert store.delete_openings(0, ["subject", "released"]) == ["subject"]
+    assert row_counts(db_path)["audit_evidence"] == 1
+    assert store.openings(0) == {}
+    assert [seq for seq, _, _ in store.all_openings()] == [1, 1]
+
+
+def test_all_openings_pages_through_many_entries_in_order(store: SQLAuditStore) -> None:
+    """More entries than one page: every opening once, in (seq, name) order, erased ones left out."""
+    store.append_batch(batch("p", 2_500))
+    store.delete_openings(1_000, ["subject"])
+    store.delete_openings(1_999, ["subject", "released"])
+    held = [(seq, name) for seq, name, _ in store.all_openings()]
+    expected = [(seq, name) for seq in range(2_500) for name in ("released", "subject")]
+    expected.remove((1_000, "subject"))
+    expected.remove((1_999, "released"))
+    expected.remove((1_999, "subject"))
+    assert held == expected
+
+
+def test_erased_openings_are_zeroed_in_the_database_file(
+    db_path: Path, store: SQLAuditStore, signer: Signer
+) -> None:
+    """secure_delete: once the WAL is checkpointed, the erased salt and value are nowhere in the file.
+
+    Without it, SQLite leaves a deleted cell's bytes in the page's free space, where anyone
+    with the file could read the opening an erasure was meant to remove.
+    """
+    store.close()
+    # Whatever this SQLite build's default is (Debian's is on), connections start with it off:
+    # the store must turn it on itself.
+    engine = create_audit_engine(f"sqlite:///{db_path}")
+    sa.event.listen(
+        engine, "connect", lambda dbapi, _record: dbapi.execute("PRAGMA secure_delete=OFF"), insert=True
+    )
+    store = SQLAuditStore(f"sqlite:///{db_path}", signer=signer, engine=engine)
+    store.append_batch([pending("keep"), pending("erase", payload=64)])
+    erased, kept = store.openings(1), store.openings(0)
+    store.delete_openings(1, ["subject", "released"])
+    db = sqlite3.connect(db_path)
+    try:
+        assert db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0  # not busy
+    finally:
+        db.close()
+    data = db_path.read_bytes()
+    assert kept["subject"].salt in data  # the file is readable as plain bytes: the check can fail
+    for opening in erased.values():
+        assert opening.salt not in data
+        assert opening.value not in data
+
+
+def test_evidence_of_one_row_per_opening_is_converted_on_open(db_path: Path, signer: Signer) -> None:
+    """A log written with the earlier evidence layout opens with every opening, and erases as before."""
+    store = SQLAuditStore(f"sqlite:///{db_path}", signer=signer)
+    store.append_batch(batch("legacy", 4))
+    store.delete_openings(2, ["released"])
+    before = {seq: store.openings(seq) for seq in range(4)}
+    store.close()
+    db = sqlite3.connect(db_path)
+    try:  # the earlier layout, holding the same openings
+        rows = [
+            (seq, name, opening.salt, opening.value)
+            for seq, held in before.items()
+            for name, opening in held.items()
+        ]
+        db.executescript(
+            "DROP TABLE audit_evidence;"
+            "CREATE TABLE audit_evidence (seq BIGINT NOT NULL, name VARCHAR(16) NOT NULL,"
+            " salt BLOB NOT NULL, value BLOB NOT NULL, PRIMARY KEY (seq, name),"
+            " FOREIGN KEY(seq) REFERENCES audit_entries (seq));"
+        )
+        db.executemany("INSERT INTO audit_evidence VALUES (?, ?, ?, ?)", rows)
+        db.commit()
+    finally:
+        db.close()
+
+    store = SQLAuditStore(f"sqlite:///{db_path}", signer=signer)
+    try:
+        assert {seq: store.openings(seq) for seq in range(4)} == before
+        assert store.delete_openings(3, ["subject"]) == ["subject"]
+        store.append_batch(batch("after", 1))
+        assert set(store.openings(4)) == {"subject", "released"}
+    finally:
+        store.close()
+    db = sqlite3.connect(db_path)
+    try:
+        columns = {row[1] for row in db.execute("PRAGMA table_info(audit_evidence)")}
+    finally:
+        db.close()
+    assert "name" not in columns
+    assert "subject_salt" in columns
+
+
+def test_legacy_evidence_with_an_unknown_name_leaves_the_log_unopened(db_path: Path, signer: Signer) -> None:
+    """An opening name this version cannot place is refused, and the table is left as it was."""
+    SQLAuditStore(f"sqlite:///{db_path}", signer=signer).close()
+    db = sqlite3.connect(db_path)
+    try:
+        db.executescript(
+            "DROP TABLE audit_evidence;"
+            "CREATE TABLE audit_evidence (seq BIGINT NOT NULL, name VARCHAR(16) NOT NULL,"
+            " salt BLOB NOT NULL, value BLOB NOT NULL, PRIMARY KEY (seq, name));"
+            "INSERT INTO audit_evidence VALUES (0, 'photo', x'00', x'00');"
+        )
+    finally:
+        db.close()
+    with pytest.raises(AuditUnavailable, match="opening name"):
+        SQLAuditStore(f"sqlite:///{db_path}", signer=signer)
+    db = sqlite3.connect(db_path)
+    try:
+        assert db.execute("SELECT name FROM audit_evidence").fetchall() == [("photo",)]
+    finally:
+        db.close()
+
+
 def test_deleting_an_unknown_opening_name_is_refused(store: SQLAuditStore) -> None:
     """Only the opening names of the format can be erased."""
     store.append_batch(batch("u", 1))
@@ -267,7 +389,7 @@ def test_entry_outside_the_canonical_profile_writes_nothing(db_path: Path, store
         store.append_batch([pending("fine"), bad])
     assert row_counts(db_path) == {
         "audit_entries": 1,
-        "audit_evidence": 2,
+        "audit_evidence": 1,  # one row per entry holding openings
         "audit_checkpoints": 1,
         "state_size": 1,
     }
@@ -328,19 +450,19 @@ def test_missing_tables_without_create_are_unavailable(tmp_path: Path, signer: S
 
 
 class PragmaFault:
-    """Runs a PRAGMA on every connection the store checks out, chosen by whether the fault is on."""
+    """Runs a PRAGMA at the start of every transaction of the store, chosen by whether the fault is on.
+
+    At every transaction, not every checkout: the sequencer keeps its connection between batches.
+    """
 
     def __init__(self, engine: sa.Engine, on: str, off: str) -> None:
         self.active = False
         self._on, self._off = on, off
-        sa.event.listen(engine, "checkout", self._checkout)
+        sa.event.listen(engine, "before_cursor_execute", self._before)
 
-    def _checkout(self, dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        try:
-            cursor.execute(self._on if self.active else self._off)
-        finally:
-            cursor.close()
+    def _before(self, _conn: Any, cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.startswith("BEGIN"):  # the store's own BEGIN, so every transaction
+            cursor.connection.execute(self._on if self.active else self._off)
 
 
 def assert_fails_closed(store: SQLAuditStore, db_path: Path, failure: str) -> None:

@@ -11,7 +11,7 @@ against the format. No IO here.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -34,6 +34,7 @@ __all__ = [
     "format_time",
     "parse_entry",
     "parse_time",
+    "sequenced_batch",
     "sequenced_bytes",
 ]
 
@@ -60,13 +61,12 @@ class PendingEntry:
 
     body: Mapping[str, Any]
     openings: Mapping[str, Opening] = field(default_factory=dict)
-    #: The body's canonical members, encoded once here (outside any sequencer lock), in the
-    #: four runs that the sequencer's ``seq``, ``time`` and ``v`` fall between; ``None`` when
-    #: the body is outside the canonical profile (``sequenced_bytes`` then refuses it).
-    #: The body is treated as immutable from here on, as the frozen dataclass suggests.
-    _members: tuple[bytes, bytes, bytes, bytes] | None = field(
-        init=False, repr=False, compare=False, default=None
-    )
+    #: The body's canonical encoding, made once here (outside any sequencer lock), as the
+    #: three pieces that the sequencer's ``seq`` digits and ``time`` text go between (see
+    #: ``_splice``); ``None`` when the body is outside the canonical profile
+    #: (``sequenced_bytes`` then refuses it). The body is treated as immutable from here
+    #: on, as the frozen dataclass suggests.
+    _splice: tuple[bytes, bytes, bytes] | None = field(init=False, repr=False, compare=False, default=None)
 
     def __post_init__(self) -> None:
         if self.body.get("kind") not in ENTRY_KINDS:
@@ -77,7 +77,7 @@ class PendingEntry:
         unknown = set(self.openings) - set(OPENING_NAMES)
         if unknown:
             raise EntryFormatError(f"openings.{sorted(unknown)[0]}: not an opening name")
-        object.__setattr__(self, "_members", _encode_members(self.body))
+        object.__setattr__(self, "_splice", _splice(_encode_members(self.body)))
 
 
 # The sequencer's keys in RFC 8785 order (UTF-16 code units; all ASCII, so also bytewise).
@@ -107,6 +107,28 @@ def _encode_members(body: Mapping[str, Any]) -> tuple[bytes, bytes, bytes, bytes
     except (CanonicalError, AttributeError, UnicodeEncodeError):
         return None
     return encoded[0], encoded[1], encoded[2], encoded[3]
+
+
+def _splice(members: tuple[bytes, bytes, bytes, bytes] | None) -> tuple[bytes, bytes, bytes] | None:
+    """The pieces ``head``, ``middle``, ``tail`` of an entry whose members are ``members``.
+
+    ``head + b"%d" % seq + middle + time + tail`` is ``{`` + the four runs with ``"seq":N``,
+    ``"time":"T"`` and ``"v":1`` between them, joined by commas (empty runs left out) + ``}``.
+    """
+    if members is None:
+        return None
+    before_seq, before_time, before_v, after_v = members
+    head = b"{" + (before_seq + b"," if before_seq else b"") + b'"seq":'
+    middle = (b"," + before_time if before_time else b"") + b',"time":"'
+    tail = (
+        b'"'
+        + (b"," + before_v if before_v else b"")
+        + b","
+        + _V_MEMBER
+        + (b"," + after_v if after_v else b"")
+        + b"}"
+    )
+    return head, middle, tail
 
 
 def format_time(moment: datetime) -> str:
@@ -157,27 +179,44 @@ def parse_time(text: str) -> datetime:
 
 def sequenced_bytes(pending: PendingEntry, seq: int, time: str) -> bytes:
     """The canonical bytes of ``pending`` as entry ``seq``, sequenced at ``time``."""
-    if seq < 0:
+    if type(seq) is not int and seq >= 0:  # a bool, say: the reference encoder decides
+        parse_time(time)
+        return canonical_bytes({**pending.body, "v": ENTRY_VERSION, "seq": seq, "time": time})
+    return sequenced_batch((pending,), seq, time)[0]
+
+
+def sequenced_batch(pending: Sequence[PendingEntry], first_seq: int, time: str) -> list[bytes]:
+    """The canonical bytes of each of ``pending`` as entries ``first_seq``, ``first_seq + 1``, ...
+
+    All sequenced at ``time``, as the sequencer does a batch; the same bytes, one by one, as
+    ``sequenced_bytes``. ``time`` is checked once, and each entry is its pieces spliced
+    around its ``seq`` and the time, unless it is outside the spliced form (a body
+    outside the profile, a ``seq`` past the profile's integers, a time needing escapes),
+    where the reference encoder decides, and refuses what it must.
+    """
+    if first_seq < 0:
         raise ValueError("seq must not be negative")
     parse_time(time)
-    members = pending._members
-    # The spliced form needs a plain int (not a bool) within the profile, and a time in the
+    # The spliced form needs plain ints (not a bool) within the profile, and a time in the
     # form ``format_time`` writes (ASCII without anything to escape).
-    if members is not None and type(seq) is int and seq <= MAX_SAFE_INTEGER and _TIME_PATTERN.fullmatch(time):
-        before_seq, before_time, before_v, after_v = members
-        parts = [b'"seq":%d' % seq, b'"time":"' + time.encode("ascii") + b'"', _V_MEMBER]
-        if before_seq:
-            parts.insert(0, before_seq)
-        if before_time:
-            parts.insert(-2, before_time)
-        if before_v:
-            parts.insert(-1, before_v)
-        if after_v:
-            parts.append(after_v)
-        data = b"{" + b",".join(parts) + b"}"
-        if len(data) <= MAX_CANONICAL_SIZE:
-            return data
-    return canonical_bytes({**pending.body, "v": ENTRY_VERSION, "seq": seq, "time": time})
+    if type(first_seq) is not int:
+        raise TypeError("first_seq must be an int")
+    spliced = (
+        first_seq + len(pending) - 1 <= MAX_SAFE_INTEGER
+        and _TIME_PATTERN.fullmatch(time) is not None
+    )
+    time_bytes = time.encode("ascii") if spliced else b""
+    out: list[bytes] = []
+    append = out.append
+    for seq, item in enumerate(pending, start=first_seq):
+        pieces = item._splice
+        if spliced and pieces is not None:
+            data = b"%b%d%b%b%b" % (pieces[0], seq, pieces[1], time_bytes, pieces[2])
+            if len(data) <= MAX_CANONICAL_SIZE:
+                append(data)
+                continue
+        append(canonical_bytes({**item.body, "v": ENTRY_VERSION, "seq": seq, "time": time}))
+    return out
 
 
 def parse_entry(data: bytes) -> dict[str, Any]:
