@@ -1,12 +1,16 @@
 """Audit log throughput: durable appends/s with group commit, and verified entries/s.
 
-    python bench/audit_throughput.py [--appends 20000] [--writers 64] [--verify 200000]
-        [--workers 1,2] [--repeat 3] [--export-dir DIR] [--postgres URL]
+    python bench/audit_throughput.py [--appends 50000] [--writers 16,64,256] [--per-append 1,5]
+        [--verify 200000] [--workers 1,2] [--repeat 3] [--export-dir DIR] [--postgres URL]
 
 (a) appends: realistic lookup entries (built by ``gateway.audit_entries.lookup_entries``,
     two salted commitments each) through ``GroupCommitter`` over ``SQLAuditStore``
-    (SQLite WAL, synchronous=FULL; optionally PostgreSQL), from N concurrent writers that
-    each await their own durable append, as gateway lookups do. ``--appends 0`` skips it.
+    (SQLite WAL, synchronous=FULL; optionally PostgreSQL), from W concurrent writers that
+    each await their own durable append, as gateway lookups do, for every W of
+    ``--writers`` and every P of ``--per-append``: each append is one lookup's entries,
+    one per target agency (P = 1: a lookup of one agency; P = 5: of the five agencies a
+    customs lookup reaches in the demo and the harness). Entries/s counts entries, and
+    every run appends ``--appends`` entries. ``--appends 0`` skips it.
 (b) verify: an export of V entries (checkpoint every 500, evidence for every commitment)
     built with the trust core, then ``read_export`` + ``verify_export`` timed separately,
     for each ``--workers`` count (1: in-process; more: ``verify_parallel``), best of
@@ -32,6 +36,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import deploy  # noqa: E402
 from fedgate.audit.export import read_export  # noqa: E402
 from fedgate.audit.note import Signer  # noqa: E402
 from fedgate.audit.verify import verify_export  # noqa: E402
@@ -49,13 +54,23 @@ ORIGIN = "fedgate.border.nz/audit/bench"
 TAG_KEY = bytes(32)
 
 
-def _pending(i: int) -> list[Any]:
-    grant = CategoryGrant(
-        "warrant",
-        ("warrant_type", "status"),
-        LegalBasis("SAMPLE-MOU-CUS-POL", "3.2", ("IPP 11",), "FG-ALLOW-X"),
+_TARGETS = ("immigration", "police", "mpi", "maritime", "nzsis")
+
+
+def _pending(i: int, agencies: int) -> list[Any]:
+    """The audit entries of lookup ``i`` by customs of the first ``agencies`` targets: one each."""
+    targets = _TARGETS[:agencies]
+    grants = {
+        target: CategoryGrant(
+            "warrant",
+            ("warrant_type", "status"),
+            LegalBasis(f"SAMPLE-MOU-CUS-{target.upper()}", "3.2", ("IPP 11",), "FG-ALLOW-X"),
+        )
+        for target in targets
+    }
+    plan = Plan(
+        f"d{i}", "sha256:" + "ab" * 32, tuple(AgencyPlan(target, (grants[target],)) for target in targets)
     )
-    plan = Plan(f"d{i}", "sha256:" + "ab" * 32, (AgencyPlan("police", (grant,)),))
     query = LookupQuery(
         subject=Subject(SubjectKind.PERSON, (PassportNumber(f"LA{i:07d}", "NZL"),)),
         purpose="BORDER_RISK_ASSESSMENT",
@@ -69,17 +84,22 @@ def _pending(i: int) -> list[Any]:
     record = Record(
         "warrant", f"W{i}", {"warrant_type": "ARREST", "status": "ACTIVE"}, 1.0, MatchMethod.EXACT_IDENTIFIER
     )
-    answer = AgencyAnswer("police", AgencyStatus.DISCLOSED, records=[record], plan=plan.agencies[0])
+    answers = [
+        AgencyAnswer(agency.agency, AgencyStatus.DISCLOSED, records=[record], plan=agency)
+        for agency in plan.agencies
+    ]
     return lookup_entries(
-        request_id=f"r{i}", requester="customs", query=query, plan=plan, answers=[answer], tag_key=TAG_KEY
+        request_id=f"r{i}", requester="customs", query=query, plan=plan, answers=answers, tag_key=TAG_KEY
     )
 
 
-async def _appends(url: str, total: int, writers: int) -> dict[str, Any]:
-    store = SQLAuditStore(url, signer=Signer.generate(ORIGIN), origin=ORIGIN)
+async def _appends(url: str, signer: Signer, total: int, writers: int, per_append: int) -> dict[str, Any]:
+    store = SQLAuditStore(url, signer=signer, origin=ORIGIN)
     committer = GroupCommitter(store)
     await committer.start()
-    prepared = [_pending(i) for i in range(total)]  # entry building is the gateway's cost, not the log's
+    # Entry building is the gateway's cost (per lookup, outside the log), not the log's.
+    prepared = [_pending(i, per_append) for i in range(max(1, total // per_append))]
+    entries = sum(len(pending) for pending in prepared)
     queue = iter(prepared)
 
     async def writer() -> None:
@@ -92,11 +112,14 @@ async def _appends(url: str, total: int, writers: int) -> dict[str, Any]:
     await committer.close()
     stats = committer.stats
     store.close()
+    if stats.entries != entries:
+        raise SystemExit(f"committed {stats.entries} entries of {entries}")
     return {
-        "entries": total,
+        "entries": entries,
         "writers": writers,
+        "entries_per_append": per_append,
         "seconds": round(elapsed, 2),
-        "appends_per_s": round(total / elapsed),
+        "appends_per_s": round(entries / elapsed),
         "batches": stats.batches,
         "mean_batch": round(stats.entries / max(stats.batches, 1), 1),
     }
@@ -147,23 +170,44 @@ def _verify(size: int, directory: Path, workers: list[int], repeat: int) -> dict
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--appends", type=int, default=20_000, help="0 skips the append benchmark")
-    parser.add_argument("--writers", type=int, default=64)
+    parser.add_argument("--appends", type=int, default=50_000, help="entries per run; 0 skips appends")
+    parser.add_argument("--writers", default="16,64,256", help="comma-separated concurrent writer counts")
+    parser.add_argument(
+        "--per-append", default="1,5", help="comma-separated entries per append (target agencies per lookup)"
+    )
     parser.add_argument("--verify", type=int, default=200_000, help="0 skips the verify benchmark")
     parser.add_argument("--workers", default="1,2", help="comma-separated worker counts to verify with")
     parser.add_argument("--repeat", type=int, default=3, help="verify runs per worker count; the best counts")
     parser.add_argument("--export-dir", type=Path, help="keep (or reuse) the export to verify here")
-    parser.add_argument("--postgres", help="also measure appends against this SQLAlchemy URL (fresh schema!)")
+    parser.add_argument("--postgres", help="also measure appends in a new schema of this PostgreSQL database")
     ns = parser.parse_args()
     configure_logging(level="WARNING")
     base = Path(tempfile.mkdtemp(prefix="fedgate-audit-bench-"))
     result: dict[str, Any] = {}
     if ns.appends:
-        result["sqlite_appends"] = asyncio.run(
-            _appends(f"sqlite:///{base / 'audit.sqlite'}", ns.appends, ns.writers)
-        )
+        shapes = [
+            (int(writers), int(per_append))
+            for per_append in ns.per_append.split(",")
+            for writers in ns.writers.split(",")
+        ]
+        result["load_average_before_appends"] = [round(x, 2) for x in os.getloadavg()]
+        result["sqlite_appends"] = [
+            asyncio.run(
+                _appends(
+                    f"sqlite:///{base / f'audit-{w}-{p}.sqlite'}", Signer.generate(ORIGIN), ns.appends, w, p
+                )
+            )
+            for w, p in shapes
+        ]
         if ns.postgres:
-            result["postgres_appends"] = asyncio.run(_appends(ns.postgres, ns.appends, ns.writers))
+            url, drop = deploy.fresh_postgres_schema(ns.postgres)
+            signer = Signer.generate(ORIGIN)  # one log: each run appends to what the last left
+            try:
+                result["postgres_appends"] = [
+                    asyncio.run(_appends(url, signer, ns.appends, w, p)) for w, p in shapes
+                ]
+            finally:
+                drop()
     if ns.verify:
         workers = [int(count) for count in ns.workers.split(",")]
         result["verify"] = _verify(ns.verify, ns.export_dir or base / "export", workers, ns.repeat)

@@ -18,7 +18,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -280,3 +280,25 @@ def describe_data(data: Path) -> dict[str, Any]:
         ) as db:
             out[agency] = {table: db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]}  # noqa: S608
     return out
+
+
+def fresh_postgres_schema(url: str) -> tuple[str, Callable[[], None]]:
+    """A new empty schema in the database at ``url``: a URL whose connections use it, and its drop."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url, connect_args={"connect_timeout": 3})
+    schema = f"fg_bench_{uuid.uuid4().hex[:8]}"
+    with engine.begin() as conn:
+        conn.execute(sa.schema.CreateSchema(schema))
+
+    def drop() -> None:
+        with engine.begin() as conn:
+            conn.execute(sa.schema.DropSchema(schema, cascade=True, if_exists=True))
+        engine.dispose()
+
+    scoped = engine.url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+        hide_password=False
+    )
+    return scoped, drop

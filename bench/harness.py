@@ -33,7 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -305,27 +305,6 @@ def _phase(name: str) -> Iterator[None]:
     print(f"   ({time.perf_counter() - t:.0f} s)", flush=True)
 
 
-def _fresh_postgres_schema() -> tuple[str, Callable[[], None]]:
-    import uuid
-
-    import sqlalchemy as sa
-
-    engine = sa.create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
-    schema = f"fg_bench_{uuid.uuid4().hex[:8]}"
-    with engine.begin() as conn:
-        conn.execute(sa.schema.CreateSchema(schema))
-
-    def drop() -> None:
-        with engine.begin() as conn:
-            conn.execute(sa.schema.DropSchema(schema, cascade=True, if_exists=True))
-        engine.dispose()
-
-    url = engine.url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
-        hide_password=False
-    )
-    return url, drop
-
-
 def _verify_log(layout: deploy.Layout, config: Path) -> dict[str, Any]:
     export = layout.base / f"export-{config.stem}"
     deploy.fedgate("audit", "export", str(export), "--config", str(config))
@@ -441,7 +420,7 @@ async def _scale_out(
 ) -> dict[str, Any]:
     out: dict[str, Any] = {}
     try:
-        url, drop = _fresh_postgres_schema()
+        url, drop = deploy.fresh_postgres_schema(POSTGRES_URL)
     except Exception as exc:
         return {"skipped": f"PostgreSQL unavailable ({type(exc).__name__})"}
     try:

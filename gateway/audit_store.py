@@ -106,6 +106,7 @@ _PAGE_ROWS: Final = 1_000  # rows per query when streaming openings
 _POSTGRES_CONNECT_TIMEOUT_S: Final = 2  # same as the adapters: an unreachable server fails fast
 _LOCK_KEY_DOMAIN: Final = b"fedgate-audit-sequencer-v1\x00"
 _SQLITE_BEGIN: Final = "fedgate_sqlite_begin"  # execution option read by the "begin" listener
+_SQLITE_PAGE_SIZE: Final = 16_384
 _STATE_ID: Final = 1
 _KEY_ROTATION: Final = "key_rotation"  # entry kind, docs/audit-log.md
 
@@ -318,6 +319,10 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
+        # For a new log only (SQLite fixes the page size when it creates the file): batches
+        # of a few hundred ~1 KB entries commit in fewer, fuller pages, and the WAL is
+        # checkpointed a quarter as often; appends/s rose by about a tenth (bench/).
+        cursor.execute(f"PRAGMA page_size={_SQLITE_PAGE_SIZE}")
         cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the sequencer
         cursor.execute("PRAGMA synchronous=FULL")  # in WAL: fsync the log at every commit
         cursor.execute("PRAGMA foreign_keys=ON")  # evidence rows only for existing entries
