@@ -121,6 +121,45 @@ def test_append_and_verify_on_postgres(store: SQLAuditStore, signer: Signer) -> 
 
 
 @pytest.mark.slow
+def test_evidence_of_one_row_per_opening_is_converted_on_open(url: str, signer: Signer, origin: str) -> None:
+    """A PostgreSQL log with the earlier evidence layout opens with every opening held, and appends."""
+    store = SQLAuditStore(url, signer=signer, origin=origin)
+    store.append_batch([entry(f"legacy-{i}") for i in range(5)])
+    before = {seq: store.openings(seq) for seq in range(5)}
+    store.close()
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("DROP TABLE audit_evidence")
+            conn.exec_driver_sql(
+                "CREATE TABLE audit_evidence (seq BIGINT NOT NULL REFERENCES audit_entries (seq),"
+                " name VARCHAR(16) NOT NULL, salt BYTEA NOT NULL, value BYTEA NOT NULL,"
+                " PRIMARY KEY (seq, name))"
+            )
+            conn.exec_driver_sql(
+                "INSERT INTO audit_evidence VALUES (%(seq)s, %(name)s, %(salt)s, %(value)s)",
+                [
+                    {"seq": seq, "name": name, "salt": opening.salt, "value": opening.value}
+                    for seq, held in before.items()
+                    for name, opening in held.items()
+                ],
+            )
+        store = SQLAuditStore(url, signer=signer, origin=origin)
+        try:
+            assert {seq: store.openings(seq) for seq in range(5)} == before
+            store.append_batch([entry("after")])
+            assert set(store.openings(5)) == {"subject"}
+            assert store.delete_openings(0, ["subject"]) == ["subject"]
+        finally:
+            store.close()
+        with engine.connect() as conn:
+            columns = {column["name"] for column in sa.inspect(conn).get_columns("audit_evidence")}
+        assert "name" not in columns
+        assert "subject_salt" in columns
+    finally:
+        engine.dispose()
+
+
 def test_two_processes_share_one_log_without_gaps(
     tmp_path: Path, url: str, origin: str, signer: Signer
 ) -> None:
