@@ -721,10 +721,8 @@ class SQLAuditStore:
         """A write transaction on the connection the SQLite sequencer keeps between batches.
 
         Checking a connection out of the pool and back in for every batch cost a tenth of
-        an append (events, reset, bookkeeping). One thread at a time uses it; a transaction
-        that fails in any way closes it, so the next batch starts on a fresh connection (a
-        disk gone read-only or a file replaced under it leaves nothing stale behind).
-        PostgreSQL keeps the pool, whose pre-ping replaces a connection the server dropped.
+        an append (events, reset, bookkeeping). One thread at a time uses it. PostgreSQL
+        keeps the pool, whose pre-ping replaces a connection the server dropped.
         """
         with self._sequencer_lock:
             self._check_open()
@@ -737,9 +735,13 @@ class SQLAuditStore:
                 with conn.begin():
                     yield conn
             except BaseException:
-                self._sequencer_conn = None
-                with suppress(Exception):  # it is being dropped; its own error says nothing more
-                    conn.close()
+                # The transaction was rolled back. A connection SQLAlchemy found broken is
+                # replaced; one that met a database error (full, read-only, locked) is kept,
+                # as the pool kept it before: reopening files under a fault can fail too.
+                if conn.invalidated or conn.closed:
+                    self._sequencer_conn = None
+                    with suppress(Exception):  # it is being dropped; its own error says nothing more
+                        conn.close()
                 raise
 
     def _close_sequencer(self) -> None:
