@@ -201,10 +201,7 @@ def sequenced_batch(pending: Sequence[PendingEntry], first_seq: int, time: str) 
     # form ``format_time`` writes (ASCII without anything to escape).
     if type(first_seq) is not int:
         raise TypeError("first_seq must be an int")
-    spliced = (
-        first_seq + len(pending) - 1 <= MAX_SAFE_INTEGER
-        and _TIME_PATTERN.fullmatch(time) is not None
-    )
+    spliced = first_seq + len(pending) - 1 <= MAX_SAFE_INTEGER and _TIME_PATTERN.fullmatch(time) is not None
     time_bytes = time.encode("ascii") if spliced else b""
     out: list[bytes] = []
     append = out.append
