@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from fedgate.audit import verify as verify_module
 from fedgate.audit.canonical import canonical_bytes, parse_canonical
 from fedgate.audit.cli import audit_app
 from fedgate.audit.commitments import Opening
@@ -40,6 +41,7 @@ from fedgate.audit.verify import (
     verify_export,
     verify_export_or_raise,
 )
+from fedgate.audit.verify_parallel import PartedScan, fork_available
 from tests.auditlog_builder import BuiltLog, build_log, log_signer
 
 LOG = build_log(20)
@@ -134,6 +136,38 @@ def test_cli_refuses_a_private_key_file(tmp_path: Path) -> None:
     result = runner.invoke(audit_app, ["verify", str(directory), "--key", str(tmp_path / "log.key")])
     assert result.exit_code == 2
     assert "PRIVATE" in result.output
+
+
+@pytest.mark.skipif(not fork_available(), reason="verify workers are forked processes (POSIX fork)")
+def test_cli_workers_option_scans_in_workers_with_the_same_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--workers 2` forks workers even for a small export, and reports exactly what `--workers 1` does."""
+    directory = ROTATED.write(tmp_path / "export")
+    lines = (directory / "entries.jsonl").read_bytes().splitlines(keepends=True)
+    (directory / "entries.jsonl").write_bytes(b"".join(lines[:5] + lines[6:]))  # entry 5 gone
+    started: list[int] = []
+
+    class CountedScan(PartedScan):
+        def __init__(self, *args: Any) -> None:
+            started.append(args[-1])
+            super().__init__(*args)
+
+    monkeypatch.setattr(verify_module, "PartedScan", CountedScan)
+    one = _cli_json(directory, ROTATED.first_key, "--workers", "1")
+    assert started == []
+    two = _cli_json(directory, ROTATED.first_key, "--workers", "2")
+    assert started == [2]
+    assert one == two
+    assert one[0] == FailureClass.MISSING_OR_REORDERED
+    assert one[1]["first_bad_index"] == 5
+
+
+def test_cli_workers_below_one_is_a_usage_error(tmp_path: Path) -> None:
+    directory = LOG.write(tmp_path / "export")
+    result = runner.invoke(audit_app, ["verify", str(directory), "--key", LOG.first_key, "--workers", "0"])
+    assert result.exit_code == 2
+    assert "--workers" in result.output
 
 
 def test_cli_unusable_export_exits_2(tmp_path: Path) -> None:

@@ -29,6 +29,7 @@ from rich.table import Table
 from fedgate.audit.export import ExportError, read_checkpoint_note, read_export
 from fedgate.audit.note import MalformedKeyError, Verifier
 from fedgate.audit.verify import VerificationReport, verify_export
+from fedgate.audit.verify_parallel import MAX_WORKERS
 from fedgate.model import Subject
 
 if TYPE_CHECKING:
@@ -141,6 +142,17 @@ def verify(
             "export, witness); the export must be consistent with it. Repeatable.",
         ),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=1,
+            max=MAX_WORKERS,
+            help="Processes that check entries and evidence (1: this process only). Default: one per "
+            "CPU for an export of 32 MiB of entries or more, else 1. The report is the same either way.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Verify an export: signatures, entries, checkpoint roots, consistency and evidence.
 
@@ -161,7 +173,7 @@ def verify(
         contents = read_export(directory)
     except ExportError as exc:
         raise _unusable(f"not a usable export: {exc}", as_json) from None
-    report = verify_export(contents, trusted, pinned)
+    report = verify_export(contents, trusted, pinned, workers=workers)
     if as_json:
         typer.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=True))
     else:
