@@ -256,3 +256,25 @@ def build_log(
         log.checkpoint_signers[done] = tuple(keys)
         log.checkpoints.append((done, sign_checkpoint(Checkpoint(origin, done, tree.root()), *keys)))
     return log
+
+
+#: Every field of a ``verify_entries.EntryScan`` that a pass over the entries fills in.
+SCAN_FIELDS = (
+    "leaves",
+    "times",
+    "kinds",
+    "commitments",
+    "erasures",
+    "rotations",
+    "problem",
+    "time_regression",
+)
+
+
+def assert_same_scan(fast: Any, reference: Any, fields: Sequence[str] = SCAN_FIELDS) -> None:
+    """Two ``EntryScan`` results agree on ``fields`` (kinds compared as plain dicts)."""
+    for name in fields:
+        left, right = getattr(fast, name), getattr(reference, name)
+        if name == "kinds":
+            left, right = dict(left), dict(right)
+        assert left == right, name

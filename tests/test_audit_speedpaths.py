@@ -26,7 +26,7 @@ from fedgate.audit.export import _reference_parse_evidence_row, evidence_row_byt
 from fedgate.audit.merkle import CompactRange, leaf_hash
 from fedgate.audit.verify import verify_export
 from fedgate.audit.verify_entries import _reference_scan_entries, scan_entries
-from tests.auditlog_builder import ORIGIN, build_log
+from tests.auditlog_builder import ORIGIN, assert_same_scan, build_log
 
 TIME = "2025-03-03T09:00:00.123456Z"
 # Keys around the sequencer's ("seq", "time", "v") in RFC 8785 order, including the
@@ -108,14 +108,7 @@ def test_bytes_matching_a_shape_pattern_are_canonical(value: object, data: st.Da
 
 
 def _same_scan(lines: list[bytes]) -> None:
-    fast, reference = scan_entries(lines, ORIGIN), _reference_scan_entries(lines, ORIGIN)
-    assert fast.leaves == reference.leaves
-    assert fast.times == reference.times
-    assert dict(fast.kinds) == dict(reference.kinds)
-    assert fast.commitments == reference.commitments
-    assert fast.erasures == reference.erasures
-    assert fast.rotations == reference.rotations
-    assert fast.problem == reference.problem
+    assert_same_scan(scan_entries(lines, ORIGIN), _reference_scan_entries(lines, ORIGIN))
 
 
 def test_scan_equals_the_reference_scan_on_a_good_log() -> None:

@@ -52,7 +52,7 @@ from fedgate.audit.verify_parallel import (
     default_workers,
     fork_available,
 )
-from tests.auditlog_builder import ORIGIN, BuiltLog, build_log
+from tests.auditlog_builder import ORIGIN, BuiltLog, assert_same_scan, build_log
 
 needs_fork = pytest.mark.skipif(not fork_available(), reason="worker processes are forked (POSIX only)")
 
@@ -518,15 +518,7 @@ def test_default_is_in_process_for_small_exports_and_threaded_callers() -> None:
 
 
 def _same_as_reference(data: bytes) -> None:
-    fast, reference = scan_buffer(data, ORIGIN), _reference_scan_entries(split_lines(data), ORIGIN)
-    assert fast.leaves == reference.leaves
-    assert fast.times == reference.times
-    assert dict(fast.kinds) == dict(reference.kinds)
-    assert fast.commitments == reference.commitments
-    assert fast.erasures == reference.erasures
-    assert fast.rotations == reference.rotations
-    assert fast.problem == reference.problem
-    assert fast.time_regression == reference.time_regression
+    assert_same_scan(scan_buffer(data, ORIGIN), _reference_scan_entries(split_lines(data), ORIGIN))
 
 
 def _block_data(lines: list[bytes], copies: int = 2) -> bytes:
@@ -642,10 +634,7 @@ def test_parted_scan_merges_to_the_in_process_scan(workers: int) -> None:
     serial = scan_buffer(data, ORIGIN)
     with PartedScan(data, None, ORIGIN, workers) as parted:
         merged = parted.scan()
-    assert merged.leaves == serial.leaves
-    assert dict(merged.kinds) == dict(serial.kinds)
-    assert merged.erasures == serial.erasures
-    assert merged.rotations == serial.rotations
-    assert merged.problem == serial.problem
-    assert merged.time_regression == serial.time_regression
+    assert_same_scan(
+        merged, serial, ("leaves", "kinds", "erasures", "rotations", "problem", "time_regression")
+    )
     assert sum(1 for _ in _iter_parts(data, workers)) == workers
