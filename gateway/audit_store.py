@@ -62,6 +62,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -243,6 +244,10 @@ class AuditStore(Protocol):
 
     def delete_openings(self, seq: int, names: Sequence[str]) -> list[str]:
         """Erase these openings of entry ``seq``; return the names that were there."""
+        ...
+
+    def purge_erased(self) -> bool:
+        """Remove the older copies of erased openings the database keeps; True if it could."""
         ...
 
     def check(self) -> None:
@@ -649,6 +654,33 @@ class SQLAuditStore:
         except sa.exc.SQLAlchemyError as exc:
             raise AuditUnavailable(f"audit evidence erasure failed ({_failure_class(exc)})") from None
         return erased
+
+    def purge_erased(self) -> bool:
+        """Remove what the database keeps of erased openings besides its live pages; True if done.
+
+        ``delete_openings`` zeroes the bytes in the database's pages (``secure_delete``), but
+        SQLite's write-ahead log still holds the earlier versions of those pages until it is
+        checkpointed and overwritten. A ``TRUNCATE`` checkpoint copies the current pages into
+        the database file and empties the log file; it waits for readers (up to the busy
+        timeout) and gives ``False`` if one still holds an older snapshot. PostgreSQL keeps
+        old row versions until a vacuum, and freed space is not overwritten at once:
+        ``False``, and the operator's retention and vacuum settings decide.
+        """
+        if not self._sqlite:
+            return False
+        self._check_open()
+        try:
+            raw = self._engine.raw_connection()
+            try:
+                cursor = raw.cursor()  # outside any transaction: a checkpoint cannot run inside one
+                cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                row = cursor.fetchone()
+                cursor.close()
+            finally:
+                raw.close()
+        except (sa.exc.SQLAlchemyError, sqlite3.Error) as exc:
+            raise AuditUnavailable(f"audit evidence purge failed ({_failure_class(exc)})") from None
+        return row is not None and int(row[0]) == 0  # (busy, log frames, checkpointed frames)
 
     # -- health and lifetime ----------------------------------------------------------
 

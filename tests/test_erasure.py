@@ -182,6 +182,51 @@ def test_erase_by_seq_appends_the_erasure_entry_and_verifies(
     assert report.warnings == ()
 
 
+def _file_bytes(db: Path) -> bytes:
+    """The database file and its write-ahead log, as they are on disk."""
+    wal = db.with_name(db.name + "-wal")
+    return db.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+
+
+def test_erased_openings_leave_no_copy_in_the_database_files(
+    made_log: MadeLog, store: SQLAuditStore, log_copy: Path
+) -> None:
+    """Step 4: after the erasure neither the database file nor its WAL holds an erased salt.
+
+    Deleting alone writes zeroed pages to the WAL and leaves the database file's older page,
+    the opening in it, until a checkpoint; the erasure purges it at once. Salts are 32
+    random bytes, so each occurs once; the subject values (the passport) are checked too.
+    The released values may be the same bytes as openings still held for the name lookup.
+    """
+    seqs = made_log.seqs["first_passport"]
+    openings = [opening for seq in seqs for opening in store.openings(seq).values()]
+    subjects = {store.openings(seq)["subject"].value for seq in seqs}
+    assert all(opening.salt in _file_bytes(log_copy) for opening in openings)  # the check can fail
+    result = erase_subject(store, _passport_tags(made_log), authority=AUTHORITY, requested_by=REQUESTED_BY)
+    assert sorted(erasure.seq for erasure in result.erased) == sorted(seqs)
+    assert result.purged
+    on_disk = _file_bytes(log_copy)
+    assert [opening for opening in openings if opening.salt in on_disk] == []
+    assert [value for value in subjects if value in on_disk] == []
+
+
+def test_a_reader_on_an_older_snapshot_leaves_the_purge_undone_and_says_so(
+    made_log: MadeLog, store: SQLAuditStore, log_copy: Path
+) -> None:
+    """A reader holding a snapshot from before the erasure blocks the purge: ``purged`` is False."""
+    seq = made_log.seqs["second_passport"][0]
+    reader = sqlite3.connect(log_copy, timeout=0.1)
+    try:
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM audit_evidence").fetchone()  # holds its snapshot
+        result = erase_entries(store, [seq], authority=AUTHORITY, requested_by=REQUESTED_BY)
+    finally:
+        reader.close()
+    assert [erasure.seq for erasure in result.erased] == [seq]
+    assert store.openings(seq) == {}
+    assert not result.purged
+
+
 def test_erase_only_the_named_openings(made_log: MadeLog, store: SQLAuditStore, tmp_path: Path) -> None:
     """`openings=["justification"]` erases that opening alone; the subject and released openings stay."""
     seqs = made_log.seqs["second_passport"][:2]
@@ -279,6 +324,9 @@ class FailingStore:
         if self.fail_delete:
             raise AuditUnavailable("audit evidence erasure failed (OperationalError, SQLITE_IOERR)")
         return self.store.delete_openings(seq, names)
+
+    def purge_erased(self) -> bool:
+        return self.store.purge_erased()
 
 
 def test_failed_append_deletes_nothing(made_log: MadeLog, store: SQLAuditStore) -> None:
@@ -398,6 +446,7 @@ def test_cli_erases_a_subject_then_export_and_verify_agree(
     )
     assert result.exit_code == 0, result.output
     assert "10 entries erased" in result.output
+    assert "warning" not in result.output  # purged: no older copies left
     assert first["family_name"] not in result.output
     assert made_log.passport["number"] not in result.output
     erased_seqs = set(made_log.seqs["first_passport"] + made_log.seqs["first_name"])

@@ -435,6 +435,11 @@ def _erasure_table(result: ErasureResult) -> None:
     if result.nothing_held:
         _out.print("already erased (skipped): entries " + ", ".join(str(seq) for seq in result.nothing_held))
     _out.print(f"{len(result.erased)} entries erased")
+    if result.erased and not result.purged:
+        _out.print(
+            "[yellow]warning:[/] the openings are deleted, but the database may keep older copies of "
+            "their pages until its next checkpoint (SQLite) or vacuum (PostgreSQL)"
+        )
 
 
 # --- subject-report ---------------------------------------------------------------------------------

@@ -13,7 +13,10 @@ The steps, in this order on purpose:
    ``authority`` or ``requested_by``, and a request that would erase nothing;
 2. append every ``erasure`` entry (one per erased entry, naming the openings held at
    step 1) in one batch, durably committed;
-3. only then delete the openings.
+3. only then delete the openings;
+4. ask the store to purge the older copies of the deleted bytes that it still keeps (SQLite:
+   the pages in its write-ahead log, see ``SQLAuditStore.purge_erased``); the result says
+   whether it could.
 
 If step 2 fails nothing is deleted. If the process dies between 2 and 3, the log records
 an erasure of openings still held: the verifier reports that as a *warning* (the erasure
@@ -44,6 +47,7 @@ Messages name seqs and opening names, never a value.
 
 from __future__ import annotations
 
+import dataclasses
 import unicodedata
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -116,6 +120,8 @@ class ErasureStore(Protocol):
 
     def delete_openings(self, seq: int, names: Sequence[str]) -> list[str]: ...
 
+    def purge_erased(self) -> bool: ...
+
 
 @dataclass(frozen=True, slots=True)
 class Erasure:
@@ -128,10 +134,15 @@ class Erasure:
 
 @dataclass(frozen=True, slots=True)
 class ErasureResult:
-    """What one erasure did: the entries erased, and those asked for that held nothing to erase."""
+    """What one erasure did: the entries erased, and those asked for that held nothing to erase.
+
+    ``purged``: the store also removed the older copies of the erased bytes it kept (step 4);
+    ``False`` where it could not (busy readers, a PostgreSQL store) or failed to.
+    """
 
     erased: tuple[Erasure, ...]
     nothing_held: tuple[int, ...] = ()
+    purged: bool = False
 
 
 def _reference(value: str, option: str, limit: int) -> str:
@@ -246,7 +257,12 @@ def erase_entries(
             "deleted; run the erasure again",
             result,
         )
-    return result
+    # Step 4.
+    try:
+        purged = store.purge_erased()
+    except Exception:  # the erasure itself is done; only the old copies may linger
+        purged = False
+    return dataclasses.replace(result, purged=purged)
 
 
 def find_tagged_entries(store: ErasureStore, tags: Collection[str], *, chunk: int = SCAN_CHUNK) -> list[int]:
