@@ -13,6 +13,7 @@ import json
 import shutil
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from rich.rule import Rule
 
 from agency_adapters.server import AdapterServer
 from agency_adapters.synthetic import generate
+from fedgate.audit.entry import parse_entry
 from fedgate.audit.export import read_export
 from fedgate.audit.verify import verify_export
 from fedgate.client import LookupClient
@@ -253,10 +255,14 @@ async def run_demo(*, people: int, seed: int, keep: Path | None) -> int:
             console.print(lookup_panel(f"answer to {sc.requester}", response))
             console.print()
         size = await asyncio.to_thread(gateway.store.size)
+        entries = await asyncio.to_thread(gateway.store.entries, 0, size)
+        kinds = Counter(parse_entry(data)["kind"] for data in entries)
         checkpoint = await asyncio.to_thread(gateway.store.latest_checkpoint)
         console.print(Rule())
+        counted = ", ".join(f"{count} {kind.replace('_', ' ')}" for kind, count in sorted(kinds.items()))
         console.print(
-            f"audit log: {size} entries, each durable before its answer was sent; latest signed checkpoint:\n"
+            f"audit log: {size} entries ({counted}); each lookup's entries were durable before its "
+            "answer was sent. Latest signed checkpoint:\n"
         )
         console.print((checkpoint or b"").decode(), markup=False, highlight=False, soft_wrap=True)
         # What an auditor does: take an export and check it offline with the public key alone.

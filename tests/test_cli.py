@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,12 @@ def test_demo_runs_end_to_end_and_exits_zero(tmp_path: Path) -> None:
     for status in ("DISCLOSED", "PARTIAL", "REFUSED", "NO_MATCH"):
         assert status in out
     assert "INVALID_ARGUMENT: subject.identifiers[0].passport.issuing_country" in out
-    assert "audit log: 36 entries" in out  # 35 per-agency lookup entries and the policy activation
+    counted = re.search(
+        r"audit log: 36 entries \((\d+) disclosure, 1 policy activation, (\d+) refusal\)",
+        out,
+    )
+    assert counted is not None, out[-3000:]  # 35 per-agency lookup entries and the policy activation
+    assert int(counted[1]) + int(counted[2]) == 35
     assert "offline verification of the export with the log's public key: verified" in out
     assert "fedgate.border.nz/audit/v1\n36\n" in out
     assert (tmp_path / "demo" / "data" / "audit.sqlite").exists()
