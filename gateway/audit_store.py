@@ -54,8 +54,10 @@ until they are restarted with the new one.
 
 Left out on purpose: batching concurrent callers (``gateway.group_commit``), proofs in
 less than O(n) (``inclusion_proof`` and ``consistency_proof`` read every leaf hash up to
-the tree size), export, and schema migrations (``create=True`` only adds missing tables,
-which is how a log from before key rotation gains ``audit_keys``).
+the tree size), export, and schema migrations in general: ``create=True`` adds missing
+tables (how a log from before key rotation gains ``audit_keys``) and converts the evidence
+table of one row per opening (``_convert_legacy_evidence``); ``create=False`` changes
+nothing, so a command opening an unconverted log fails closed until a gateway has opened it.
 """
 
 from __future__ import annotations
